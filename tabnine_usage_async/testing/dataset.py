@@ -1,0 +1,431 @@
+"""A deterministic synthetic Tabnine organization: teams, users, license and usage.
+
+``Dataset(seed=7, teams=20, users=500)`` always builds the same organization, and the fake server
+serves it byte for byte the same way. The records here are the ground truth that tests compare
+the client's results with::
+
+    data = Dataset(seed=3, teams=4, users=40)
+    team = data.teams[1]
+    members = [data.user(uid) for uid in team.member_ids]
+    blocks = data.usage_blocks("team", team.id, start, end, "weekly")
+
+Shape of the organization: the first team is the default team (``isDefaultTeam: true``); team
+sizes follow a Zipf-like spread; a few users belong to no team (active and deactivated ones);
+at least one user belongs to two teams (about one in 250 when the organization is large); about
+6% of users never accepted their invitation (``verified: false``, never active) and about 7% are
+deactivated. Usage is computed lazily by :class:`~.usage.UsageEngine`.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from typing import Any, Literal
+
+from ._names import COMPANIES, FIRST_NAMES, LAST_NAMES, TEAM_NAMES
+from .usage import Granularity, UsageEngine, block_json, day_span, split_periods
+
+__all__ = [
+    "DEFAULT_TODAY",
+    "Dataset",
+    "Organization",
+    "Scope",
+    "Team",
+    "User",
+    "UserDayMetrics",
+]
+
+Scope = Literal["organization", "team", "user"]
+
+#: The fixed "today" of generated organizations: usage stops here and relative defaults (such as
+#: the last 12 months of account utilizations) count back from it, never from the wall clock.
+DEFAULT_TODAY = date(2026, 1, 15)
+
+_ROLES_WEIGHTS = (("Member", 90), ("Manager", 7), ("Admin", 3))
+_ACTIVITY_WEIGHTS = (8, 22, 30, 25, 15)  # dormant, rare, light, regular, heavy
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """The organization's settings, as served by ``GET /api/v1/organization``."""
+
+    id: str
+    name: str
+    domain: str
+    plan_type: str
+    public_key: str
+    saml_enabled: bool
+    smtp_configured: bool
+    username_password_enabled: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Team:
+    """One team. ``member_ids`` lists user ids in the order the server pages them."""
+
+    id: str
+    name: str
+    is_default: bool
+    member_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """One user. ``index`` is the user's position in ``Dataset.users``.
+
+    ``username`` is the display name; the permissions endpoint reports the email as username.
+    ``team_ids`` is empty for users assigned to no team.
+    """
+
+    index: int
+    id: str
+    email: str
+    username: str
+    role: str
+    verified: bool
+    created_at: datetime
+    updated_at: datetime
+    deactivated_at: datetime | None
+    team_ids: tuple[str, ...]
+
+    @property
+    def active(self) -> bool:
+        """Whether the user is not deactivated."""
+        return self.deactivated_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class UserDayMetrics:
+    """The raw numbers one user produced on one UTC day (all zero when inactive)."""
+
+    user_id: str
+    day: date
+    active: bool
+    code_active: bool
+    chat_active: bool
+    agent_active: bool
+    completions: int
+    chars_completed: int
+    keystrokes: int
+    code_lines: int
+    chat_interactions: int
+    useful_chat_interactions: int
+    chat_lines: int
+    chat_chars: int
+    agent_sessions: int
+    agent_tool_calls: int
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+def _at(day: date, rng: random.Random) -> datetime:
+    seconds = rng.randrange(86_400)
+    return datetime.combine(day, time(tzinfo=timezone.utc)) + timedelta(seconds=seconds)
+
+
+def _email_local(first: str, last: str) -> str:
+    return "".join(c for c in f"{first}.{last}".lower() if c.isalnum() or c == ".")
+
+
+class Dataset:
+    """A synthetic organization built from ``seed``: same arguments, same organization.
+
+    ``teams`` counts all teams including the default team; ``empty_teams`` adds teams without
+    members after them. ``today`` is the last day with usage.
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        teams: int = 5,
+        users: int = 50,
+        empty_teams: int = 0,
+        today: date = DEFAULT_TODAY,
+    ) -> None:
+        if teams < 0 or users < 0 or empty_teams < 0:
+            raise ValueError("teams, users and empty_teams must not be negative")
+        self.seed = seed
+        self.today = today
+        rng = random.Random(seed)
+        company = rng.choice(COMPANIES)
+        domain = company.lower().replace(" ", "-") + ".example.com"
+        org_created = today - timedelta(days=rng.randrange(700, 1400))
+        key_body = base64.b64encode(rng.randbytes(96)).decode()
+        self.organization = Organization(
+            id=_uuid(rng),
+            name=company,
+            domain=domain,
+            plan_type="Enterprise",
+            public_key=f"-----BEGIN PUBLIC KEY-----\n{key_body}\n-----END PUBLIC KEY-----\n",
+            saml_enabled=rng.random() < 0.5,
+            smtp_configured=True,
+            username_password_enabled=rng.random() < 0.7,
+            created_at=_at(org_created, rng),
+        )
+        team_ids = [_uuid(rng) for _ in range(teams + empty_teams)]
+        self.users: tuple[User, ...] = self._make_users(rng, users, teams, team_ids, org_created)
+        self.teams: tuple[Team, ...] = self._make_teams(team_ids, teams)
+        self._users_by_id = {user.id: user for user in self.users}
+        self._teams_by_id = {team.id: team for team in self.teams}
+        self._team_masks = {
+            team.id: sum(1 << self._users_by_id[uid].index for uid in team.member_ids)
+            for team in self.teams
+        }
+        self._engine = UsageEngine(
+            seed=seed,
+            activity_classes=self._activity_classes,
+            chatters=self._chatters,
+            verified=[user.verified for user in self.users],
+            created=[user.created_at.date().toordinal() for user in self.users],
+            deactivated=[
+                None if user.deactivated_at is None else user.deactivated_at.date().toordinal()
+                for user in self.users
+            ],
+            today=today,
+        )
+
+    def _make_users(
+        self,
+        rng: random.Random,
+        count: int,
+        teams: int,
+        team_ids: Sequence[str],
+        org_created: date,
+    ) -> tuple[User, ...]:
+        span = max(1, (self.today - org_created).days)
+        roles = [role for role, _ in _ROLES_WEIGHTS]
+        role_weights = [weight for _, weight in _ROLES_WEIGHTS]
+        # Zipf-like sizes, shuffled so the biggest team is not always the second one.
+        ranks = list(range(1, teams + 1))
+        rng.shuffle(ranks)
+        team_weights = [1.0 / rank**1.1 for rank in ranks]
+        picks = rng.choices(range(teams), team_weights, k=count) if teams else []
+        taken: dict[str, int] = {}
+        users: list[User] = []
+        self._activity_classes: list[int] = []
+        self._chatters: list[bool] = []
+        assigned = 0
+        second_team_every = 250
+        for index in range(count):
+            first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+            local = _email_local(first, last)
+            seen = taken.get(local, 0)
+            taken[local] = seen + 1
+            email = f"{local}{seen + 1 if seen else ''}@{self.organization.domain}"
+            owner = index == 0
+            deactivated = not owner and rng.random() < 0.07
+            verified = owner or rng.random() < 0.94
+            unassigned = teams == 0 or (not owner and rng.random() < 0.06)
+            if count >= 4 and index == count - 1:
+                deactivated, unassigned = True, True
+            elif count >= 4 and index == count - 2:
+                deactivated, unassigned, verified = False, True, True
+            created_day = org_created + timedelta(days=int(span * rng.random() ** 0.7))
+            created_at = _at(min(created_day, self.today - timedelta(days=1)), rng)
+            remaining = max(1, (self.today - created_at.date()).days)
+            updated_at = created_at + timedelta(days=rng.randrange(remaining), hours=1)
+            deactivated_at = (
+                created_at + timedelta(days=1 + rng.randrange(remaining), minutes=7)
+                if deactivated
+                else None
+            )
+            if deactivated_at is not None:
+                updated_at = deactivated_at
+            memberships: tuple[str, ...] = ()
+            if not unassigned:
+                # The first members go round-robin so that every team has someone.
+                team = assigned if assigned < teams else picks[index]
+                memberships = (team_ids[team],)
+                if teams >= 2 and assigned % second_team_every == min(3, count // 2):
+                    other = (team + 1 + rng.randrange(teams - 1)) % teams
+                    memberships = (team_ids[team], team_ids[other])
+                assigned += 1
+            users.append(
+                User(
+                    index=index,
+                    id=_uuid(rng),
+                    email=email,
+                    username=f"{first} {last}",
+                    role="Admin" if owner else rng.choices(roles, role_weights)[0],
+                    verified=verified,
+                    created_at=created_at,
+                    updated_at=updated_at,
+                    deactivated_at=deactivated_at,
+                    team_ids=memberships,
+                )
+            )
+            self._activity_classes.append(
+                3 if owner else rng.choices(range(5), _ACTIVITY_WEIGHTS)[0]
+            )
+            self._chatters.append(rng.random() < 0.65)
+        return tuple(users)
+
+    def _make_teams(self, team_ids: Sequence[str], teams: int) -> tuple[Team, ...]:
+        members: dict[str, list[str]] = {tid: [] for tid in team_ids}
+        for user in self.users:
+            for tid in user.team_ids:
+                members[tid].append(user.id)
+        names: list[str] = []
+        for position in range(len(team_ids)):
+            if position == 0 and teams > 0:
+                names.append("Default Team")
+                continue
+            base = TEAM_NAMES[(position - 1) % len(TEAM_NAMES)]
+            lap = (position - 1) // len(TEAM_NAMES)
+            names.append(base if lap == 0 else f"{base} {lap + 1}")
+        return tuple(
+            Team(
+                id=tid,
+                name=names[position],
+                is_default=position == 0 and teams > 0,
+                member_ids=tuple(members[tid]),
+            )
+            for position, tid in enumerate(team_ids)
+        )
+
+    # Ground-truth lookups -------------------------------------------------------------------
+
+    def user(self, user_id: str) -> User:
+        """The user with ``user_id``; ``KeyError`` when unknown."""
+        return self._users_by_id[user_id]
+
+    def team(self, team_id: str) -> Team:
+        """The team with ``team_id``; ``KeyError`` when unknown."""
+        return self._teams_by_id[team_id]
+
+    def team_members(self, team_id: str) -> list[User]:
+        """The members of a team, active and deactivated, in paging order."""
+        return [self._users_by_id[uid] for uid in self.team(team_id).member_ids]
+
+    def unassigned_user_ids(self, active: bool) -> list[str]:
+        """Ids of users in no team that are active (``True``) or deactivated (``False``)."""
+        return [u.id for u in self.users if not u.team_ids and u.active == active]
+
+    def assigned_user_ids(self, active: bool) -> list[str]:
+        """Ids of users in at least one team that are active or deactivated."""
+        return [u.id for u in self.users if u.team_ids and u.active == active]
+
+    def users_with_role(self, role: str) -> list[User]:
+        """Active users whose role equals ``role`` (case-insensitive), e.g. ``"Admin"``."""
+        wanted = role.casefold()
+        return [u for u in self.users if u.active and u.role.casefold() == wanted]
+
+    def team_utilization(self, team_id: str) -> dict[str, int]:
+        """``{registered, deactivated, invited}`` for a team; the three add up to its size."""
+        members = self.team_members(team_id)
+        return {
+            "registered": sum(1 for u in members if u.active and u.verified),
+            "deactivated": sum(1 for u in members if not u.active),
+            "invited": sum(1 for u in members if u.active and not u.verified),
+        }
+
+    def license(self) -> dict[str, Any]:
+        """The ``license`` object of ``GET /api/v1/license``."""
+        seats = max(50, -(-len(self.users) // 50) * 50)
+        issued = self.organization.created_at.replace(hour=0, minute=0, second=0)
+        expires = datetime.combine(
+            self.today + timedelta(days=365), time(tzinfo=timezone.utc)
+        ).replace(month=1, day=1)
+        return {
+            "exp": int(expires.timestamp()),
+            "seats": seats,
+            "seatsCap": seats * 11,
+            "audience": "idp-new",
+            "features": ["chat", "chat_models", "local_retrieval", "remote_indexing"],
+            "settings": {"chatModel": {"type": "Private"}},
+            "iat": int(issued.timestamp()),
+        }
+
+    def account_utilizations(
+        self, start_month: tuple[int, int] | None = None
+    ) -> list[dict[str, int]]:
+        """Monthly utilization from ``(year, month)`` (1-based) up to today's month.
+
+        Without ``start_month`` the last 12 months up to ``today`` are returned. On the wire
+        ``month`` is zero-based (0 = January), as the live API does. ``active`` equals the
+        organization's monthly ``activeUsers`` for that month.
+        """
+        if start_month is None:
+            year, month = self.today.year, self.today.month - 11
+            if month < 1:
+                year, month = year - 1, month + 12
+        else:
+            year, month = start_month
+        rows: list[dict[str, int]] = []
+        last = (self.today.year, self.today.month)
+        while (year, month) <= last:
+            first_day = date(year, month, 1)
+            next_month = date(year + month // 12, month % 12 + 1, 1)
+            end_ord = min(next_month, self.today + timedelta(days=1)).toordinal()
+            created = [u for u in self.users if u.created_at.date().toordinal() < end_ord]
+            gone = sum(
+                1
+                for u in created
+                if u.deactivated_at is not None and u.deactivated_at.date().toordinal() < end_ord
+            )
+            present = [
+                u
+                for u in created
+                if u.deactivated_at is None or u.deactivated_at.date().toordinal() >= end_ord
+            ]
+            totals = self._engine.totals(
+                first_day.toordinal(), end_ord, self._engine.all_users_mask, "organization"
+            )
+            rows.append(
+                {
+                    "year": year,
+                    "month": month - 1,
+                    "registered": sum(1 for u in present if u.verified),
+                    "deactivated": gone,
+                    "active": totals.active_users,
+                    "pending": sum(1 for u in present if not u.verified),
+                }
+            )
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+        return rows
+
+    # Usage ------------------------------------------------------------------------------------
+
+    def _members(self, scope: Scope, entity_id: str) -> tuple[int, str | None]:
+        if scope == "organization":
+            if entity_id != self.organization.id:
+                raise KeyError(entity_id)
+            return self._engine.all_users_mask, "organization"
+        if scope == "team":
+            return self._team_masks[entity_id], f"team:{entity_id}"
+        return 1 << self._users_by_id[entity_id].index, None
+
+    def usage_blocks(
+        self,
+        scope: Scope,
+        entity_id: str,
+        start: datetime,
+        end: datetime,
+        granularity: Granularity,
+    ) -> list[dict[str, Any]]:
+        """The exact wire JSON usage blocks the server returns for this request.
+
+        ``start`` and ``end`` are aware datetimes; blocks cover ``[start, end)`` clipped to it.
+        ``KeyError`` when the entity is unknown.
+        """
+        members, cache_key = self._members(scope, entity_id)
+        blocks = []
+        for block_start, block_end in split_periods(start, end, granularity):
+            first_day, end_day = day_span(block_start, block_end)
+            totals = self._engine.totals(first_day, end_day, members, cache_key)
+            blocks.append(block_json(block_start, block_end, totals))
+        return blocks
+
+    def user_day_metrics(self, user_id: str, day: date) -> UserDayMetrics:
+        """One user's raw numbers on ``day`` (the building block of every usage number)."""
+        user = self._users_by_id[user_id]
+        active, code, chat, agent, counts = self._engine.day_masks(day.toordinal(), 1 << user.index)
+        return UserDayMetrics(user_id, day, active != 0, code != 0, chat != 0, agent != 0, *counts)

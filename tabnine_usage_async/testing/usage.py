@@ -1,0 +1,381 @@
+"""Deterministic synthetic usage metrics and their aggregation into wire-format blocks.
+
+Every number is a pure function of ``(seed, user index, day)``. For each day the engine derives a
+fixed set of pseudo-random *bit planes* (one bit per user, from ``shake_128(seed, day, plane)``);
+a user's metric is a weighted sum of its bits in some planes, so the total for any set of users
+is the same weighted sum of ``popcount(members & plane)``. A single user is just the set holding
+one user, so per-user numbers, team totals and organization totals come from one code path and
+agree exactly; distinct active-user counts are popcounts of OR-ed activity masks.
+
+A day's activity belongs to a block when the day's start (00:00 UTC) lies in the block's
+half-open ``[from, to)``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from bisect import bisect_right
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from ._timefmt import format_timestamp, midnight
+
+__all__ = [
+    "GRANULARITIES",
+    "BlockTotals",
+    "Granularity",
+    "UsageEngine",
+    "block_json",
+    "day_span",
+    "split_periods",
+]
+
+Granularity = Literal["all", "daily", "weekly", "monthly"]
+GRANULARITIES: tuple[Granularity, ...] = ("all", "daily", "weekly", "monthly")
+
+# Activity classes, from never active to active most weekdays.
+DORMANT, RARE, LIGHT, REGULAR, HEAVY = range(5)
+
+# Plane numbers. Changing them changes every generated number, so only append.
+_A = (0, 1, 2, 3, 4, 5)  # activity
+_CHAT, _K0, _K1, _G0, _G1 = 6, 7, 8, 9, 10
+_Q = (11, 12, 13, 14, 15, 16)  # completions
+_R = (17, 18, 19)  # extra completions for heavy users
+_S = (20, 21, 22, 23, 24, 25)  # completed characters
+_V = (26, 27, 28, 29, 30, 31, 32)  # typed keystrokes
+_T = (33, 34, 35, 36, 37)  # completion lines
+_W = (38, 39, 40, 41)  # chat interactions
+_X = (42, 43, 44, 45)  # useful chat interactions
+_Y = (46, 47, 48)  # chat lines
+_Z = (49, 50, 51, 52)  # chat characters
+_AG = (53, 54, 55)  # agent sessions
+_AT = (56, 57, 58, 59)  # agent tool calls
+_PLANES = 60
+
+_COUNT_FIELDS = (
+    "completions",
+    "chars_completed",
+    "keystrokes",
+    "code_lines",
+    "chat_interactions",
+    "useful_chat_interactions",
+    "chat_lines",
+    "chat_chars",
+    "agent_sessions",
+    "agent_tool_calls",
+)
+_ZERO_COUNTS = (0,) * len(_COUNT_FIELDS)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockTotals:
+    """Summed metrics for one entity over one set of days.
+
+    ``*_users`` are distinct-user counts; ``counts`` follows ``BlockTotals.FIELDS``.
+    """
+
+    active_users: int
+    code_users: int
+    chat_users: int
+    agent_users: int
+    counts: tuple[int, ...]
+
+    FIELDS = _COUNT_FIELDS
+
+    def count(self, name: str) -> int:
+        """The summed value of the count called ``name`` (one of ``FIELDS``)."""
+        return self.counts[_COUNT_FIELDS.index(name)]
+
+
+@dataclass(frozen=True, slots=True)
+class _DayPlanes:
+    planes: tuple[int, ...]
+    code_lines: tuple[int, ...]
+    useful: tuple[int, ...]
+    chat_lines: tuple[int, ...]
+    chat_chars: tuple[int, ...]
+
+
+def _weighted(base: int, planes: Iterable[int]) -> int:
+    """Sum over members of ``base`` of each member's binary number spelled by ``planes``."""
+    return sum((base & plane).bit_count() << k for k, plane in enumerate(planes))
+
+
+class _PrefixMasks:
+    """Answer "which users have an event on or before day N" from events sorted by day."""
+
+    def __init__(self, events: Iterable[tuple[int, int]]) -> None:
+        self._days: list[int] = []
+        self._masks: list[int] = []
+        mask = 0
+        for day, index in sorted(events):
+            mask |= 1 << index
+            if self._days and self._days[-1] == day:
+                self._masks[-1] = mask
+            else:
+                self._days.append(day)
+                self._masks.append(mask)
+
+    def upto(self, day: int) -> int:
+        position = bisect_right(self._days, day)
+        return self._masks[position - 1] if position else 0
+
+
+class UsageEngine:
+    """Computes per-user-day metrics and block totals for a population of users.
+
+    Users are identified by their index. ``created`` and ``deactivated`` are day ordinals
+    (``date.toordinal()``); a user is active on no day before creation, on or after
+    deactivation, after ``today``, or at all when unverified (an invitation never accepted).
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        activity_classes: Sequence[int],
+        chatters: Sequence[bool],
+        verified: Sequence[bool],
+        created: Sequence[int],
+        deactivated: Sequence[int | None],
+        today: date,
+        plane_cache_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        self._seed = seed
+        self._size = len(activity_classes)
+        self._nbytes = (self._size + 7) // 8
+        self._today = today.toordinal()
+        masks = [0] * 5
+        chat_mask = 0
+        for index, klass in enumerate(activity_classes):
+            masks[klass] |= 1 << index
+            if chatters[index]:
+                chat_mask |= 1 << index
+        self._rare, self._light, self._regular, self._heavy = masks[1:]
+        self._chatters = chat_mask
+        self._verified = sum(1 << i for i, flag in enumerate(verified) if flag)
+        self._created = _PrefixMasks((day, i) for i, day in enumerate(created))
+        self._deactivated = _PrefixMasks(
+            (day, i) for i, day in enumerate(deactivated) if day is not None
+        )
+        per_day = max(1, self._nbytes * (_PLANES + 20))
+        self._plane_cache_days = max(64, plane_cache_bytes // per_day)
+        self._plane_cache: OrderedDict[int, _DayPlanes] = OrderedDict()
+        self._block_cache: OrderedDict[tuple[str, int, int], BlockTotals] = OrderedDict()
+        self._block_cache_size = 200_000
+
+    @property
+    def all_users_mask(self) -> int:
+        """The mask holding every user."""
+        return (1 << self._size) - 1
+
+    def _planes(self, day: int) -> _DayPlanes:
+        cached = self._plane_cache.get(day)
+        if cached is not None:
+            self._plane_cache.move_to_end(day)
+            return cached
+        raw = []
+        for plane in range(_PLANES):
+            key = struct.pack("<qqq", self._seed, day, plane)
+            digest = hashlib.shake_128(key).digest(self._nbytes)
+            raw.append(int.from_bytes(digest, "little"))
+        useful = tuple(raw[w] & raw[x] for w, x in zip(_W, _X, strict=False))
+        planes = _DayPlanes(
+            planes=tuple(raw),
+            code_lines=tuple(raw[q] & raw[t] for q, t in zip(_Q, _T, strict=False)),
+            useful=useful,
+            chat_lines=tuple(u & raw[y] for u, y in zip(useful, _Y, strict=False)),
+            chat_chars=tuple(u & raw[z] for u, z in zip(useful, _Z, strict=False)),
+        )
+        self._plane_cache[day] = planes
+        if len(self._plane_cache) > self._plane_cache_days:
+            self._plane_cache.popitem(last=False)
+        return planes
+
+    def day_masks(self, day: int, members: int) -> tuple[int, int, int, int, tuple[int, ...]]:
+        """Activity masks (any, code, chat, agent) and summed counts for ``members`` on ``day``."""
+        if day > self._today or members == 0:
+            return 0, 0, 0, 0, _ZERO_COUNTS
+        alive = self._created.upto(day) & ~self._deactivated.upto(day) & self._verified & members
+        if alive == 0:
+            return 0, 0, 0, 0, _ZERO_COUNTS
+        dp = self._planes(day)
+        p = dp.planes
+        a0, a1, a2, a3, a4, a5 = (p[i] for i in _A)
+        active = (
+            (self._heavy & (a0 | a1))
+            | (self._regular & a0)
+            | (self._light & a0 & a1)
+            | (self._rare & a0 & a1 & a2 & a3)
+        )
+        if date.fromordinal(day).weekday() >= 5:
+            active &= a4 & a5
+        active &= alive
+        if active == 0:
+            return 0, 0, 0, 0, _ZERO_COUNTS
+        chat = active & self._chatters & p[_CHAT]
+        code = active & ~(chat & p[_K0] & p[_K1])
+        agent = active & p[_G0] & p[_G1]
+        completions = (
+            code.bit_count()
+            + _weighted(code, (p[i] for i in _Q))
+            + (_weighted(code & self._heavy, (p[i] for i in _R)) << 3)
+        )
+        chat_useful = _weighted(chat, dp.useful)
+        chat_lines = 4 * chat_useful + _weighted(chat, dp.chat_lines)
+        sessions = agent.bit_count() + _weighted(agent, (p[i] for i in _AG))
+        counts = (
+            completions,
+            28 * completions + _weighted(code, (p[i] for i in _S)),
+            45 * completions + _weighted(code, (p[i] for i in _V)),
+            code.bit_count() + _weighted(code, dp.code_lines),
+            chat.bit_count() + _weighted(chat, (p[i] for i in _W)),
+            chat_useful,
+            chat_lines,
+            38 * chat_lines + _weighted(chat, dp.chat_chars),
+            sessions,
+            3 * sessions + _weighted(agent, (p[i] for i in _AT)),
+        )
+        return active, code, chat, agent, counts
+
+    def totals(
+        self, first_day: int, end_day: int, members: int, cache_key: str | None = None
+    ) -> BlockTotals:
+        """Totals for ``members`` over day ordinals ``[first_day, end_day)``.
+
+        With a ``cache_key`` (an entity name) the result is remembered, which keeps repeated
+        organization and team requests cheap.
+        """
+        key = (cache_key, first_day, end_day) if cache_key is not None else None
+        if key is not None:
+            hit = self._block_cache.get(key)
+            if hit is not None:
+                return hit
+        active = code = chat = agent = 0
+        sums = [0] * len(_COUNT_FIELDS)
+        for day in range(first_day, min(end_day, self._today + 1)):
+            d_active, d_code, d_chat, d_agent, counts = self.day_masks(day, members)
+            if d_active == 0:
+                continue
+            active |= d_active
+            code |= d_code
+            chat |= d_chat
+            agent |= d_agent
+            for i, value in enumerate(counts):
+                sums[i] += value
+        result = BlockTotals(
+            active.bit_count(), code.bit_count(), chat.bit_count(), agent.bit_count(), tuple(sums)
+        )
+        if key is not None:
+            self._block_cache[key] = result
+            if len(self._block_cache) > self._block_cache_size:
+                self._block_cache.popitem(last=False)
+        return result
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(part / whole, 4) if whole else 0.0
+
+
+def block_json(start: datetime, end: datetime, totals: BlockTotals) -> dict[str, Any]:
+    """One usage block exactly as the server writes it, including an ``agent`` extension.
+
+    Ratios come from the block's summed counts: ``automationFactor`` is completed characters
+    over completed plus typed characters, ``chatConsumptionRate`` is useful over all chat
+    interactions, and ``productivityFactor`` is AI-written characters (completions and useful
+    chat) over those plus typed characters. Each is ``0.0`` when its denominator is zero.
+    """
+    (
+        completions,
+        chars,
+        keystrokes,
+        code_lines,
+        interactions,
+        useful,
+        chat_lines,
+        chat_chars,
+        sessions,
+        tool_calls,
+    ) = totals.counts
+    return {
+        "from": format_timestamp(start),
+        "to": format_timestamp(end),
+        "activeUsers": totals.active_users,
+        "productivityFactor": _ratio(chars + chat_chars, chars + chat_chars + keystrokes),
+        "codeCompletions": {
+            "activeUsers": totals.code_users,
+            "completions": completions,
+            "charsCompleted": chars,
+            "keystrokes": keystrokes,
+            "lines": code_lines,
+            "automationFactor": _ratio(chars, chars + keystrokes),
+        },
+        "chat": {
+            "activeUsers": totals.chat_users,
+            "interactions": interactions,
+            "usefulChatInteractions": useful,
+            "lines": chat_lines,
+            "charsCompleted": chat_chars,
+            "chatConsumptionRate": _ratio(useful, interactions),
+        },
+        "agent": {
+            "activeUsers": totals.agent_users,
+            "sessions": sessions,
+            "toolCalls": tool_calls,
+        },
+    }
+
+
+def _period_floor(moment: datetime, granularity: Granularity) -> datetime:
+    start = midnight(moment.date())
+    if granularity == "weekly":
+        return start - timedelta(days=start.weekday())
+    if granularity == "monthly":
+        return start.replace(day=1)
+    return start
+
+
+def _period_next(start: datetime, granularity: Granularity) -> datetime:
+    if granularity == "daily":
+        return start + timedelta(days=1)
+    if granularity == "weekly":
+        return start + timedelta(days=7)
+    if start.month == 12:
+        return start.replace(year=start.year + 1, month=1)
+    return start.replace(month=start.month + 1)
+
+
+def split_periods(
+    start: datetime, end: datetime, granularity: Granularity
+) -> list[tuple[datetime, datetime]]:
+    """Split ``[start, end)`` into UTC periods, each clipped to the range.
+
+    ``daily`` uses calendar days, ``weekly`` ISO weeks starting Monday, ``monthly`` calendar
+    months, and ``all`` one period for the whole range. Every period in the range is listed,
+    including those without activity.
+    """
+    if end <= start:
+        return []
+    if granularity == "all":
+        return [(start, end)]
+    periods = []
+    boundary = _period_floor(start, granularity)
+    while boundary < end:
+        following = _period_next(boundary, granularity)
+        periods.append((max(start, boundary), min(end, following)))
+        boundary = following
+    return periods
+
+
+def day_span(start: datetime, end: datetime) -> tuple[int, int]:
+    """Day ordinals ``[first, end)`` of the days whose 00:00 UTC lies in ``[start, end)``."""
+
+    def ceil_day(moment: datetime) -> int:
+        day = moment.date()
+        return day.toordinal() + (0 if midnight(day) == moment else 1)
+
+    return ceil_day(start), ceil_day(end)
