@@ -1,0 +1,102 @@
+"""Asyncio SDK and bulk-backfill tool for Tabnine's Usage Metrics API.
+
+Example::
+
+    import asyncio
+    from tabnine_usage_async import TabnineClient
+
+    async def main() -> None:
+        async with TabnineClient() as client:  # token from TABNINE_API_TOKEN
+            org = await client.get_organization()
+            report = await client.get_organization_usage("2026-01-01", "2026-02-01", "weekly")
+            for block in report.blocks:
+                print(org.name, block.start.date(), block.active_users)
+
+    asyncio.run(main())
+"""
+
+from ._transport import ClientStats
+from ._version import __version__
+from ._wire import RetryPolicy
+from .client import DEFAULT_BASE_URL, TabnineClient
+from .errors import (
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    ClientClosedError,
+    ConfigurationError,
+    ConflictError,
+    DecodeError,
+    InvalidParameterError,
+    NotFoundError,
+    PaginationError,
+    PermissionDeniedError,
+    RateLimitError,
+    RequestTimeoutError,
+    ServerError,
+    TabnineError,
+    TransportError,
+    UnexpectedRedirectError,
+    UnprocessableEntityError,
+)
+from .models import (
+    AccountUtilization,
+    ChatUsage,
+    CodeCompletionsUsage,
+    Granularity,
+    License,
+    Organization,
+    PermissionUser,
+    Team,
+    TeamInfo,
+    TeamUtilization,
+    UsageBlock,
+    UsageReport,
+    User,
+    UserInfo,
+    UserTeam,
+)
+from .windows import Window, split_windows
+
+__all__ = [
+    "APIStatusError",
+    "AccountUtilization",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatUsage",
+    "ClientClosedError",
+    "ClientStats",
+    "CodeCompletionsUsage",
+    "ConfigurationError",
+    "ConflictError",
+    "DEFAULT_BASE_URL",
+    "DecodeError",
+    "Granularity",
+    "InvalidParameterError",
+    "License",
+    "NotFoundError",
+    "Organization",
+    "PaginationError",
+    "PermissionDeniedError",
+    "PermissionUser",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "RetryPolicy",
+    "ServerError",
+    "TabnineClient",
+    "TabnineError",
+    "Team",
+    "TeamInfo",
+    "TeamUtilization",
+    "TransportError",
+    "UnexpectedRedirectError",
+    "UnprocessableEntityError",
+    "UsageBlock",
+    "UsageReport",
+    "User",
+    "UserInfo",
+    "UserTeam",
+    "Window",
+    "__version__",
+    "split_windows",
+]

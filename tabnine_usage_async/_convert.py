@@ -1,0 +1,543 @@
+"""Wire JSON <-> attrs models, with cattrs.
+
+The models know nothing about JSON; every wire rule lives here: camelCase renames, the zero-based
+month of account utilizations, Unix timestamps of the license, the ``usage`` container of reports,
+the snake_case ``user``/``teams`` body of ``/api/v1/user/{id}``.
+
+Rules every hook follows:
+- Unknown keys never fail parsing; they are kept, as received, in the model's ``extra``.
+- Types are checked strictly: cattrs' defaults would turn ``"false"`` into ``True`` and ``12`` into
+  ``"12"``; a count must be a non-negative integer that fits in 64 bits, a ratio a finite number.
+- The fast converter (no detailed validation) is used on every response. Only when it fails is
+  the body structured again by a detailed converter, to name the exact field path in the error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+from cattrs.cols import homogenous_tuple_structure_factory, is_sequence, list_structure_factory
+from cattrs.errors import AttributeValidationNote, ClassValidationError, IterableValidationError
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.v import format_exception, transform_error
+
+from .errors import DecodeError
+from .models import (
+    AccountUtilization,
+    ChatUsage,
+    CodeCompletionsUsage,
+    Granularity,
+    License,
+    Organization,
+    PermissionUser,
+    Team,
+    TeamInfo,
+    TeamUtilization,
+    UsageBlock,
+    UsageReport,
+    User,
+    UserInfo,
+    UserTeam,
+)
+from .windows import parse_datetime
+
+__all__ = ["decode", "make_converter"]
+
+T = TypeVar("T")
+
+_INT64_MAX = 2**63 - 1
+_EXTRA_KEY = "\x00extra"  # cannot collide with a JSON key a server would send
+
+# attribute name -> wire name, for the classes cattrs can generate hooks for.
+_RENAMES: dict[type, dict[str, str]] = {
+    Organization: {
+        "public_key": "publicKey",
+        "saml_enabled": "samlEnabled",
+        "smtp_configured": "smtpConfigured",
+        "username_password_enabled": "usernamePasswordEnabled",
+        "plan_type": "planType",
+    },
+    Team: {"users_count": "usersCount", "is_default_team": "isDefaultTeam"},
+    TeamInfo: {},
+    PermissionUser: {"organization_id": "organizationId"},
+    User: {"deactivated_at": "deactivatedAt", "updated_at": "updatedAt"},
+    UserTeam: {},
+    TeamUtilization: {},
+    CodeCompletionsUsage: {
+        "active_users": "activeUsers",
+        "chars_completed": "charsCompleted",
+        "automation_factor": "automationFactor",
+    },
+    ChatUsage: {
+        "active_users": "activeUsers",
+        "useful_interactions": "usefulChatInteractions",
+        "chars_completed": "charsCompleted",
+        "consumption_rate": "chatConsumptionRate",
+    },
+    UsageBlock: {
+        "start": "from",
+        "end": "to",
+        "active_users": "activeUsers",
+        "productivity_factor": "productivityFactor",
+        "code_completions": "codeCompletions",
+    },
+    License: {"expires_at": "exp", "issued_at": "iat", "seats_cap": "seatsCap"},
+}
+
+# Attribute names in cattrs' error paths, turned back into the names the server sent.
+_PATH_NAMES: dict[str, str] = {
+    name: wire for renames in _RENAMES.values() for name, wire in renames.items()
+}
+
+
+def _type_name(value: object) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}.get(
+        type(value), type(value).__name__
+    )
+
+
+# -- primitive hooks ---------------------------------------------------------------------------
+
+
+def _structure_str(value: Any, _: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {_type_name(value)}")
+    return value
+
+
+def _structure_bool(value: Any, _: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected a boolean, got {_type_name(value)}")
+    return value
+
+
+def _structure_count(value: Any, _: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected a non-negative integer, got {_type_name(value)}")
+    if isinstance(value, float):
+        # The API may send counts as floats ("3.0"); accept them only when they are whole.
+        if not value.is_integer():
+            raise ValueError(f"expected a whole number, got {value!r}")
+        value = int(value)
+    assert isinstance(value, int)
+    if value < 0 or value > _INT64_MAX:
+        raise ValueError(f"expected a non-negative integer below 2**63, got {value}")
+    return value
+
+
+def _structure_float(value: Any, _: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected a number, got {_type_name(value)}")
+    result = float(value)
+    if not math.isfinite(result):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return result
+
+
+def _structure_datetime(value: Any, _: object) -> datetime:
+    if not isinstance(value, str):
+        raise TypeError(f"expected an RFC 3339 date-time string, got {_type_name(value)}")
+    return parse_datetime(value)
+
+
+def _unstructure_datetime(value: datetime) -> str:
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _structure_timestamp(value: Any, _: object) -> datetime:
+    seconds = _structure_count(value, None)
+    try:
+        return datetime.fromtimestamp(seconds, tz=timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"timestamp {seconds} is out of range") from None
+
+
+def _unstructure_timestamp(value: datetime) -> int:
+    return int(value.timestamp())
+
+
+def _structure_mapping(value: Any, _: object) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, got {_type_name(value)}")
+    return value
+
+
+def _structure_granularity(value: Any, _: object) -> Granularity:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a granularity string, got {_type_name(value)}")
+    return Granularity(value)
+
+
+def _require_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an object, got {_type_name(value)}")
+    return value
+
+
+# -- hooks for attrs classes --------------------------------------------------------------------
+
+
+def _register_class(conv: cattrs.Converter, cls: type, renames: Mapping[str, str]) -> None:
+    """Generate fast structure/unstructure hooks that rename keys and keep unknown ones."""
+    names = [a.name for a in attrs.fields(cls) if a.name != "extra"]
+    known = frozenset(renames.get(name, name) for name in names)
+    detailed = conv.detailed_validation
+    structure_overrides = {name: override(rename=wire) for name, wire in renames.items()}
+    base_structure: Callable[[Mapping[str, Any], Any], Any] = make_dict_structure_fn(
+        cls,
+        conv,
+        _cattrs_detailed_validation=detailed,
+        extra=override(rename=_EXTRA_KEY, struct_hook=lambda v, _: v),
+        **structure_overrides,  # type: ignore[arg-type]
+    )
+
+    def structure(value: Any, _: object) -> Any:
+        data = _require_object(value)
+        extras = {k: v for k, v in data.items() if k not in known}
+        if extras:
+            data = {**data, _EXTRA_KEY: extras}
+        return base_structure(data, cls)
+
+    unstructure_overrides = {name: override(rename=wire) for name, wire in renames.items()}
+    base_unstructure: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(
+        cls,
+        conv,
+        _cattrs_omit_if_default=True,
+        extra=override(omit=True),
+        **unstructure_overrides,  # type: ignore[arg-type]
+    )
+
+    def unstructure(obj: Any) -> dict[str, Any]:
+        wire = base_unstructure(obj)
+        return {**obj.extra, **wire} if obj.extra else wire
+
+    conv.register_structure_hook(cls, structure)
+    conv.register_unstructure_hook(cls, unstructure)
+
+
+class _Fields:
+    """Structure named wire fields one by one, collecting errors the way cattrs does.
+
+    Used by the hand-written hooks so that a detailed converter can still name the field path.
+    """
+
+    def __init__(self, conv: cattrs.Converter, cls: type) -> None:
+        self._conv = conv
+        self._cls = cls
+        self._errors: list[Exception] = []
+        self.values: dict[str, Any] = {}
+
+    def take(
+        self,
+        attr: str,
+        path: str,
+        value: Any,
+        typ: Any,
+        *,
+        hook: Callable[[Any, Any], Any] | None = None,
+    ) -> None:
+        try:
+            self.values[attr] = hook(value, typ) if hook else self._conv.structure(value, typ)
+        except Exception as exc:
+            if not self._conv.detailed_validation:
+                raise
+            note = AttributeValidationNote(f"Structuring {path}", path, typ)
+            exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
+            self._errors.append(exc)
+
+    def missing(self, path: str) -> None:
+        self.take(path, path, None, Any, hook=_raise_missing)
+
+    def build(self, **fixed: Any) -> Any:
+        if self._errors:
+            raise ClassValidationError(
+                f"While structuring {self._cls.__name__}", self._errors, self._cls
+            )
+        return self._cls(**self.values, **fixed)
+
+
+def _raise_missing(_value: Any, _typ: Any) -> Any:
+    raise KeyError("required field missing")
+
+
+def _structure_account_utilization(conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    known = frozenset({"year", "month", "registered", "deactivated", "active", "pending"})
+
+    def structure(value: Any, _: object) -> AccountUtilization:
+        data = _require_object(value)
+        fields = _Fields(conv, AccountUtilization)
+        for key in sorted(known):
+            if key not in data:
+                fields.missing(key)
+            elif key not in ("year", "month"):
+                fields.take(key, key, data[key], int)
+        year, month = data.get("year"), data.get("month")
+        if "year" in data and "month" in data:
+            fields.take("month_start", "month", (year, month), date, hook=_month_start)
+        extras = {k: v for k, v in data.items() if k not in known}
+        return fields.build(extra=extras) if extras else fields.build()  # type: ignore[no-any-return]
+
+    return structure
+
+
+def _month_start(value: tuple[Any, Any], _: object) -> date:
+    year = _structure_count(value[0], None)
+    month = _structure_count(value[1], None)
+    # The wire month is zero-based: 0 is January.
+    if not 0 <= month <= 11:
+        raise ValueError(f"expected a zero-based month 0..11, got {month}")
+    if not 1 <= year <= 9999:
+        raise ValueError(f"expected a calendar year, got {year}")
+    return date(year, month + 1, 1)
+
+
+def _unstructure_account_utilization(obj: AccountUtilization) -> dict[str, Any]:
+    wire = {
+        "year": obj.month_start.year,
+        "month": obj.month_start.month - 1,
+        "registered": obj.registered,
+        "deactivated": obj.deactivated,
+        "active": obj.active,
+        "pending": obj.pending,
+    }
+    return {**obj.extra, **wire}
+
+
+def _structure_user_info(conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    user_keys = {
+        "user_id": "user_id",
+        "organization_id": "organization_id",
+        "email": "email",
+        "role": "role",
+        "created_at": "createdAt",
+        "updated_at": "updatedAt",
+    }
+    types = {"created_at": datetime | None, "updated_at": datetime | None}
+
+    def structure(value: Any, _: object) -> UserInfo:
+        data = _require_object(value)
+        fields = _Fields(conv, UserInfo)
+        extras: dict[str, Any] = {k: v for k, v in data.items() if k not in ("user", "teams")}
+        user = data.get("user")
+        if user is not None:
+            fields.take("user", "user", user, dict, hook=_structure_mapping)
+            if isinstance(user, dict):
+                for attr, wire in user_keys.items():
+                    if wire in user:
+                        typ = types.get(attr, str | None)
+                        fields.take(attr, f"user.{wire}", user[wire], typ)
+                unknown = {k: v for k, v in user.items() if k not in user_keys.values()}
+                if unknown:
+                    extras["user"] = unknown
+            fields.values.pop("user", None)
+        teams = data.get("teams")
+        if isinstance(teams, dict):
+            # The published schema has one object; a user in no team may get an empty one.
+            teams = [teams] if teams else []
+        if teams is not None:
+            fields.take("teams", "teams", teams, tuple[UserTeam, ...])
+        return fields.build(extra=extras) if extras else fields.build()  # type: ignore[no-any-return]
+
+    return structure
+
+
+def _unstructure_user_info(conv: cattrs.Converter) -> Callable[[UserInfo], dict[str, Any]]:
+    def unstructure(obj: UserInfo) -> dict[str, Any]:
+        user: dict[str, Any] = dict(obj.extra.get("user", {}))
+        for attr, wire in (
+            ("user_id", "user_id"),
+            ("organization_id", "organization_id"),
+            ("email", "email"),
+            ("role", "role"),
+        ):
+            if getattr(obj, attr) is not None:
+                user[wire] = getattr(obj, attr)
+        if obj.created_at is not None:
+            user["createdAt"] = _unstructure_datetime(obj.created_at)
+        if obj.updated_at is not None:
+            user["updatedAt"] = _unstructure_datetime(obj.updated_at)
+        extras = {k: v for k, v in obj.extra.items() if k != "user"}
+        teams = [conv.unstructure(team) for team in obj.teams]
+        return {**extras, "user": user, "teams": teams}
+
+    return unstructure
+
+
+_REPORT_KEYS = frozenset({"organizationId", "teamId", "userId", "from", "to", "usage"})
+
+
+def _structure_usage_report(conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, _: object) -> UsageReport:
+        data = _require_object(value)
+        fields = _Fields(conv, UsageReport)
+        for attr, wire, typ in (
+            ("organization_id", "organizationId", str),
+            ("start", "from", datetime),
+            ("end", "to", datetime),
+        ):
+            if wire in data:
+                fields.take(attr, wire, data[wire], typ)
+            else:
+                fields.missing(wire)
+        for attr, wire in (("team_id", "teamId"), ("user_id", "userId")):
+            if wire in data:
+                fields.take(attr, wire, data[wire], str | None)
+        extras: dict[str, Any] = {k: v for k, v in data.items() if k not in _REPORT_KEYS}
+        usage = data.get("usage")
+        if usage is None:
+            fields.missing("usage")
+        elif not isinstance(usage, dict):
+            fields.take("usage", "usage", usage, dict, hook=_structure_mapping)
+        else:
+            if "granularity" in usage:
+                fields.take("granularity", "usage.granularity", usage["granularity"], Granularity)
+            else:
+                fields.missing("usage.granularity")
+            if "data" in usage:
+                fields.take("blocks", "usage.data", usage["data"], tuple[UsageBlock, ...])
+            else:
+                fields.missing("usage.data")
+            unknown = {k: v for k, v in usage.items() if k not in ("granularity", "data")}
+            if unknown:
+                extras["usage"] = unknown
+        return fields.build(extra=extras) if extras else fields.build()  # type: ignore[no-any-return]
+
+    return structure
+
+
+def _unstructure_usage_report(conv: cattrs.Converter) -> Callable[[UsageReport], dict[str, Any]]:
+    def unstructure(obj: UsageReport) -> dict[str, Any]:
+        extras = dict(obj.extra)
+        usage: dict[str, Any] = dict(extras.pop("usage", {}))
+        usage["granularity"] = obj.granularity.value
+        usage["data"] = [conv.unstructure(block) for block in obj.blocks]
+        wire: dict[str, Any] = {**extras, "organizationId": obj.organization_id}
+        if obj.team_id is not None:
+            wire["teamId"] = obj.team_id
+        if obj.user_id is not None:
+            wire["userId"] = obj.user_id
+        wire["from"] = _unstructure_datetime(obj.start)
+        wire["to"] = _unstructure_datetime(obj.end)
+        wire["usage"] = usage
+        return wire
+
+    return unstructure
+
+
+def _register_strict_sequences(conv: cattrs.Converter) -> None:
+    # cattrs builds a tuple from any iterable, so an object {"a": 1} would become ("a",).
+    def factory(typ: Any) -> Callable[[Any, Any], Any]:
+        origin = getattr(typ, "__origin__", typ)
+        if origin is tuple:
+            base = homogenous_tuple_structure_factory(typ, conv)
+        else:
+            base = list_structure_factory(typ, conv)
+
+        def structure(value: Any, target: Any) -> Any:
+            if not isinstance(value, list):
+                raise TypeError(f"expected an array, got {_type_name(value)}")
+            return base(value, target)
+
+        return structure
+
+    conv.register_structure_hook_factory(is_sequence, factory)
+
+
+def make_converter(*, detailed_validation: bool = False) -> cattrs.Converter:
+    """Build a converter that turns wire JSON into models and back.
+
+    Example::
+
+        conv = make_converter()
+        team = conv.structure({"id": "t1", "name": "QA", "usersCount": 2}, Team)
+    """
+    conv = cattrs.Converter(detailed_validation=detailed_validation)
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(int, _structure_count)
+    conv.register_structure_hook(float, _structure_float)
+    conv.register_structure_hook(datetime, _structure_datetime)
+    conv.register_unstructure_hook(datetime, _unstructure_datetime)
+    conv.register_structure_hook(Granularity, _structure_granularity)
+    conv.register_unstructure_hook(Granularity, lambda g: g.value)
+    conv.register_structure_hook_func(lambda t: t == Mapping[str, Any], _structure_mapping)
+    conv.register_structure_hook(dict, _structure_mapping)
+    _register_strict_sequences(conv)
+    for cls, renames in _RENAMES.items():
+        if cls is not License:
+            _register_class(conv, cls, renames)
+    _register_license(conv)
+    conv.register_structure_hook(AccountUtilization, _structure_account_utilization(conv))
+    conv.register_unstructure_hook(AccountUtilization, _unstructure_account_utilization)
+    conv.register_structure_hook(UserInfo, _structure_user_info(conv))
+    conv.register_unstructure_hook(UserInfo, _unstructure_user_info(conv))
+    conv.register_structure_hook(UsageReport, _structure_usage_report(conv))
+    conv.register_unstructure_hook(UsageReport, _unstructure_usage_report(conv))
+    return conv
+
+
+def _register_license(conv: cattrs.Converter) -> None:
+    # The license's exp/iat are Unix timestamps on the wire and datetimes in the model; a child
+    # converter scopes those datetime hooks to this one class.
+    child = conv.copy()
+    child.register_structure_hook(datetime, _structure_timestamp)
+    child.register_unstructure_hook(datetime, _unstructure_timestamp)
+    _register_class(child, License, _RENAMES[License])
+    conv.register_structure_hook(License, child.get_structure_hook(License))
+    conv.register_unstructure_hook(License, child.get_unstructure_hook(License))
+
+
+@lru_cache(maxsize=1)
+def _converters() -> tuple[cattrs.Converter, cattrs.Converter]:
+    return make_converter(), make_converter(detailed_validation=True)
+
+
+def _wire_path(path: str) -> str:
+    # cattrs names attributes; users debugging a response want the keys the server sent.
+    out = []
+    for part in path.split("."):
+        head, bracket, rest = part.partition("[")
+        out.append(_PATH_NAMES.get(head, head) + bracket + rest)
+    return ".".join(out)
+
+
+def _describe(exc: BaseException, typ: Any) -> str:
+    # Our hooks raise messages written for people; keep them instead of cattrs' generic text.
+    if isinstance(exc, KeyError):
+        return "required field missing"
+    if isinstance(exc, (TypeError, ValueError)) and str(exc):
+        return str(exc)
+    return format_exception(exc, typ)
+
+
+def decode(data: Any, cls: type[T] | Any, *, endpoint: str, root: str = "$") -> T:
+    """Structure ``data`` into ``cls``, or raise a ``DecodeError`` naming the field path.
+
+    Example::
+
+        team = decode({"id": "t1", "name": "QA"}, Team, endpoint="/api/v1/team/{teamId}")
+    """
+    fast, detailed = _converters()
+    try:
+        return fast.structure(data, cls)  # type: ignore[no-any-return]
+    except Exception:
+        pass
+    try:
+        detailed.structure(data, cls)
+    except (ClassValidationError, IterableValidationError) as exc:
+        messages = transform_error(exc, path=root, format_exception=_describe)
+        first = messages[0] if messages else str(exc)
+        reason, _, path = first.rpartition(" @ ")
+        raise DecodeError(reason or first, endpoint=endpoint, field=_wire_path(path)) from None
+    except Exception as exc:
+        raise DecodeError(str(exc) or type(exc).__name__, endpoint=endpoint, field=root) from None
+    # The detailed converter accepted what the fast one refused; report rather than guess.
+    raise DecodeError("the body does not fit the expected schema", endpoint=endpoint)

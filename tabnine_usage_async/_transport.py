@@ -1,0 +1,220 @@
+"""The one place that talks aiohttp: send a GET, retry what is transient, return parsed JSON.
+
+The transport wraps (never subclasses) an ``aiohttp.ClientSession`` and translates every aiohttp
+exception into a ``TransportError`` at exactly one boundary, ``_attempt``. Decisions (retry or not,
+how long, which error) come from the pure functions in ``_wire``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import anyio
+import attrs
+from yarl import URL
+
+from ._limits import Limits
+from ._version import __version__
+from ._wire import (
+    RetryPolicy,
+    error_for_status,
+    parse_retry_after,
+    retry_delay,
+    should_retry_status,
+)
+from .errors import (
+    APIStatusError,
+    ClientClosedError,
+    DecodeError,
+    RequestTimeoutError,
+    TransportError,
+)
+
+__all__ = ["ClientStats", "Transport"]
+
+logger = logging.getLogger("tabnine_usage_async")
+
+_USER_AGENT = f"tabnine-usage-async/{__version__}"
+
+
+@attrs.define
+class ClientStats:
+    """Counters of one client's traffic, for summaries and tests.
+
+    Attributes:
+        requests: HTTP attempts sent (first tries and retries).
+        retries: attempts that were retries.
+        rate_limited: responses with status 429.
+        failures: calls that failed after every retry.
+    """
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    failures: int = 0
+
+
+@attrs.define
+class _Response:
+    status: int
+    body: bytes
+    retry_after: str | None
+    location: str | None
+
+
+class Transport:
+    """Sends GET requests under the client's limits and retry policy."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        token: str,
+        timeout: float,
+        max_concurrency: int,
+        rate_limit: float | None,
+        retry_policy: RetryPolicy,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._base_url = base_url
+        # Built once; the header dict is never logged or shown in a repr.
+        self._headers = {
+            "Authorization": f"Bearer {token}",
+            "Accept": "application/json",
+            "User-Agent": _USER_AGENT,
+        }
+        self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
+        self._max_concurrency = max_concurrency
+        self._policy = retry_policy
+        self._session = session
+        self._owns_session = session is None
+        self._state = "new"
+        self._random = random.Random()
+        self.limits = Limits(max_concurrency, rate_limit)
+        self.stats = ClientStats()
+
+    def __repr__(self) -> str:
+        return f"<Transport {self._base_url} {self._state}>"
+
+    async def open(self) -> None:
+        """Create the owned session (sized to the concurrency), or adopt the borrowed one."""
+        if self._state == "closed":
+            raise ClientClosedError("this client was closed; create a new TabnineClient")
+        if self._state == "open":
+            return
+        if self._session is None:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_concurrency, limit_per_host=self._max_concurrency
+            )
+            self._session = aiohttp.ClientSession(connector=connector, timeout=self._timeout)
+        self._state = "open"
+
+    async def close(self) -> None:
+        """Close the owned session; a borrowed one is left to its owner."""
+        if self._state == "closed":
+            return
+        self._state = "closed"
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+
+    async def get_json(self, path: str, params: Mapping[str, str], *, endpoint: str) -> Any:
+        """GET ``path`` and return the decoded JSON body, retrying what is transient.
+
+        ``path`` is already percent-encoded; ``endpoint`` is its template, used in errors.
+        """
+        if self._state != "open":
+            raise ClientClosedError(
+                "the client is not open: use it inside `async with TabnineClient(...) as client`"
+            )
+        url = URL(self._base_url + path, encoded=True).with_query(params)
+        shown = f"{path}?{url.raw_query_string}" if params else path
+        retry = 0
+        while True:
+            retry_after: float | None = None
+            try:
+                response = await self._attempt(url, shown, retry)
+            except TransportError as exc:
+                failure: TransportError | APIStatusError = exc
+                retryable = True
+            else:
+                if 200 <= response.status < 300:
+                    return _parse_json(response.body, endpoint)
+                retry_after = parse_retry_after(response.retry_after, now=time.time())
+                failure = error_for_status(
+                    response.status,
+                    response.body,
+                    method="GET",
+                    path=shown,
+                    retry_after=retry_after,
+                    location=response.location,
+                )
+                retryable = should_retry_status(response.status)
+            if not retryable or retry >= self._policy.max_retries:
+                self.stats.failures += 1
+                raise failure
+            delay = retry_delay(
+                self._policy, retry, retry_after=retry_after, jitter=self._random.random()
+            )
+            if isinstance(failure, APIStatusError) and failure.status == 429:
+                # Everyone waits, not only this task: the server is throttling the client.
+                self.limits.gate.pause(delay)
+            retry += 1
+            self.stats.retries += 1
+            logger.debug("GET %s failed (%s); retry %d in %.2fs", shown, failure, retry, delay)
+            await anyio.sleep(delay)
+
+    async def _attempt(self, url: URL, shown: str, retry: int) -> _Response:
+        session = self._session
+        assert session is not None  # guaranteed by the "open" state
+        async with self.limits.slot():
+            self.stats.requests += 1
+            started = time.perf_counter()
+            try:
+                async with session.get(
+                    url, headers=self._headers, allow_redirects=False, timeout=self._timeout
+                ) as resp:
+                    body = await resp.read()
+                    status = resp.status
+                    headers = resp.headers
+            except (asyncio.TimeoutError, TimeoutError):
+                raise RequestTimeoutError(
+                    f"no complete response within {self._timeout.total}s", path=shown
+                ) from None
+            except aiohttp.ClientError as exc:
+                raise TransportError(_describe(exc), path=shown) from None
+        if status == 429:
+            self.stats.rate_limited += 1
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "GET %s -> %d attempt=%d %.1fms",
+                shown,
+                status,
+                retry + 1,
+                (time.perf_counter() - started) * 1000,
+            )
+        return _Response(status, body, headers.get("Retry-After"), headers.get("Location"))
+
+
+def _describe(exc: aiohttp.ClientError) -> str:
+    # aiohttp messages can embed the request URL; ours has no secret in it, but keep it short.
+    kind = type(exc).__name__
+    text = str(exc).strip()
+    return f"{kind}: {text}" if text else kind
+
+
+def _parse_json(body: bytes, endpoint: str) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        snippet = body[:80].decode("utf-8", errors="replace")
+        raise DecodeError(
+            f"the body is not JSON (starts with {snippet!r})" if body else "the body is empty",
+            endpoint=endpoint,
+        ) from None

@@ -1,0 +1,403 @@
+"""``TabnineClient``: one async method per Usage Metrics API endpoint.
+
+Endpoint methods only validate arguments, build parameters, call the transport and decode. Naming:
+``get_*`` returns one object (or a list the API returns whole), ``iter_*`` is an async generator
+over a paginated list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import os
+from collections.abc import AsyncIterator, Mapping
+from datetime import date
+from types import TracebackType
+from typing import Any, TypeVar
+
+import aiohttp
+
+from ._convert import decode
+from ._transport import ClientStats, Transport
+from ._wire import (
+    RetryPolicy,
+    encode_path_segment,
+    format_month,
+    parse_granularity,
+    validate_base_url,
+    validate_token,
+)
+from .errors import ConfigurationError, DecodeError, InvalidParameterError
+from .models import (
+    AccountUtilization,
+    Granularity,
+    License,
+    Organization,
+    PermissionUser,
+    Team,
+    TeamInfo,
+    TeamUtilization,
+    UsageReport,
+    User,
+    UserInfo,
+)
+from .pagination import paginate
+from .windows import DateLike, format_datetime, resolve_range
+
+__all__ = ["DEFAULT_BASE_URL", "TabnineClient"]
+
+T = TypeVar("T")
+
+#: Tabnine Enterprise SaaS. Private installations use their own host with the same paths.
+DEFAULT_BASE_URL = "https://console.tabnine.com"
+
+
+def _positive_int(name: str, value: object, *, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigurationError(f"{name} must be an integer >= {minimum}, not {value!r}")
+    return value
+
+
+def _positive_number(name: str, value: object) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise ConfigurationError(
+            f"{name} must be a positive number of seconds or per second, not {value!r}"
+        )
+    return float(value)
+
+
+def _id(name: str, value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidParameterError(f"{name} must be a non-empty string, not {value!r}")
+    return value
+
+
+class TabnineClient:
+    """Async client for Tabnine's Usage Metrics API.
+
+    Use it as an async context manager; it owns one aiohttp session (or borrows ``session``, which
+    it then never closes)::
+
+        async with TabnineClient() as client:            # token from TABNINE_API_TOKEN
+            org = await client.get_organization()
+            async for team in client.iter_teams():
+                report = await client.get_team_usage(team.id, "2026-01-01", "2026-02-01", "daily")
+
+    Args:
+        token: personal access token; default ``TABNINE_API_TOKEN``. Never logged or shown.
+        base_url: ``https://host`` of the console; default ``TABNINE_BASE_URL``, else
+            ``https://console.tabnine.com``.
+        max_concurrency: requests in flight at once (also the connection pool size).
+        rate_limit: requests per second across the client; ``None`` for unlimited.
+        timeout: seconds one attempt may take, connect to last byte.
+        max_retries: retries after the first attempt for connection errors, timeouts, 408, 429
+            and 5xx.
+        page_size: ``limit`` sent on paginated calls.
+        session: an ``aiohttp.ClientSession`` to borrow instead of owning one.
+        allow_insecure_http: permit plain ``http://`` to a host that is not loopback.
+        organization_id: skip the lookup of the organization id (it is otherwise fetched once with
+            ``get_organization()`` on first need and cached).
+        retry_policy: backoff details beyond ``max_retries`` (see ``RetryPolicy``).
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        base_url: str | None = None,
+        max_concurrency: int = 16,
+        rate_limit: float | None = None,
+        timeout: float = 30.0,
+        max_retries: int = 5,
+        page_size: int = 100,
+        session: aiohttp.ClientSession | None = None,
+        *,
+        allow_insecure_http: bool = False,
+        organization_id: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        token = validate_token(token if token is not None else os.environ.get("TABNINE_API_TOKEN"))
+        url = base_url if base_url is not None else os.environ.get("TABNINE_BASE_URL")
+        self._base_url = validate_base_url(
+            url or DEFAULT_BASE_URL, allow_insecure_http=allow_insecure_http
+        )
+        self._max_concurrency = _positive_int("max_concurrency", max_concurrency)
+        if rate_limit is not None:
+            rate_limit = _positive_number("rate_limit", rate_limit)
+        timeout = _positive_number("timeout", timeout)
+        max_retries = _positive_int("max_retries", max_retries, minimum=0)
+        self._page_size = _positive_int("page_size", page_size)
+        if organization_id is not None:
+            _id("organization_id", organization_id)
+        policy = retry_policy or RetryPolicy()
+        self._transport = Transport(
+            base_url=self._base_url,
+            token=token,
+            timeout=timeout,
+            max_concurrency=self._max_concurrency,
+            rate_limit=rate_limit,
+            retry_policy=RetryPolicy(
+                max_retries=max_retries,
+                base_delay=policy.base_delay,
+                max_delay=policy.max_delay,
+                max_retry_after=policy.max_retry_after,
+            ),
+            session=session,
+        )
+        self._organization_id = organization_id
+        self._organization_lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        return f"<TabnineClient base_url={self._base_url!r}>"
+
+    async def __aenter__(self) -> TabnineClient:
+        await self._transport.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the client (its own session; a borrowed one stays open). Idempotent."""
+        await self._transport.close()
+
+    # -- properties --------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The normalised ``scheme://host[:port]`` requests go to."""
+        return self._base_url
+
+    @property
+    def max_concurrency(self) -> int:
+        """Requests in flight at once."""
+        return self._max_concurrency
+
+    @property
+    def page_size(self) -> int:
+        """``limit`` sent on paginated calls."""
+        return self._page_size
+
+    @property
+    def stats(self) -> ClientStats:
+        """Live counters: requests, retries, 429s, failures."""
+        return self._transport.stats
+
+    @property
+    def max_in_flight(self) -> int:
+        """The most requests this client ever had in flight at once."""
+        return self._transport.limits.max_in_flight
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    async def _get(
+        self, path: str, params: Mapping[str, str] | None = None, *, endpoint: str
+    ) -> Any:
+        return await self._transport.get_json(path, params or {}, endpoint=endpoint)
+
+    async def _get_model(
+        self,
+        cls: type[T] | Any,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        endpoint: str,
+    ) -> T:
+        body = await self._get(path, params, endpoint=endpoint)
+        result: T = decode(body, cls, endpoint=endpoint)
+        return result
+
+    async def _iter_pages(
+        self, cls: type[T], path: str, params: Mapping[str, str], *, endpoint: str
+    ) -> AsyncIterator[T]:
+        async def fetch(offset: int, limit: int) -> Any:
+            page_params = {**params, "offset": str(offset), "limit": str(limit)}
+            return await self._get(path, page_params, endpoint=endpoint)
+
+        async for items in paginate(fetch, limit=self._page_size, endpoint=endpoint):
+            decoded: list[T] = decode(items, list[cls], endpoint=endpoint, root="$.data")  # type: ignore[valid-type]
+            for item in decoded:
+                yield item
+
+    async def resolve_organization_id(self, organization_id: str | None = None) -> str:
+        """Return ``organization_id`` if given, else the cached or freshly fetched one."""
+        if organization_id is not None:
+            return _id("organization_id", organization_id)
+        if self._organization_id is None:
+            async with self._organization_lock:
+                if self._organization_id is None:
+                    await self.get_organization()
+        assert self._organization_id is not None
+        return self._organization_id
+
+    async def _usage(
+        self,
+        path: str,
+        start: DateLike,
+        end: DateLike,
+        granularity: Granularity | str,
+        organization_id: str | None,
+        ids: Mapping[str, str],
+    ) -> UsageReport:
+        # Validate everything before any request, including the organization lookup.
+        start_utc, end_utc = resolve_range(start, end)
+        level = parse_granularity(granularity)
+        org = await self.resolve_organization_id(organization_id)
+        params = {
+            "organizationId": org,
+            **ids,
+            "from": format_datetime(start_utc),
+            "to": format_datetime(end_utc),
+            "granularity": level.value,
+        }
+        return await self._get_model(UsageReport, path, params, endpoint=path)
+
+    # -- organization ------------------------------------------------------------------------
+
+    async def get_organization(self) -> Organization:
+        """The token's organization; also caches its id for the usage methods.
+
+        >>> org = await client.get_organization()  # doctest: +SKIP
+        """
+        org: Organization = await self._get_model(
+            Organization, "/api/v1/organization", endpoint="/api/v1/organization"
+        )
+        self._organization_id = org.id
+        return org
+
+    async def iter_teams(self) -> AsyncIterator[Team]:
+        """Every team of the organization, page by page.
+
+        >>> names = [team.name async for team in client.iter_teams()]  # doctest: +SKIP
+        """
+        path = "/api/v1/organization/teams"
+        async for team in self._iter_pages(Team, path, {}, endpoint=path):
+            yield team
+
+    async def get_license(self) -> License:
+        """The installation's license (seats, expiry, features)."""
+        path = "/api/v1/license"
+        body = await self._get(path, endpoint=path)
+        if not isinstance(body, dict) or "license" not in body:
+            raise DecodeError("required field missing", endpoint=path, field="$.license")
+        return decode(body["license"], License, endpoint=path, root="$.license")
+
+    async def get_account_utilizations(
+        self, start: date | str | None = None
+    ) -> list[AccountUtilization]:
+        """Seat counts per month from ``start`` (a date or ``"YYYY-MM"``); default: 12 months.
+
+        >>> months = await client.get_account_utilizations("2026-01")  # doctest: +SKIP
+        """
+        path = "/api/v1/organization/account-utilizations"
+        params = {} if start is None else {"startDate": format_month(start)}
+        return await self._get_model(list[AccountUtilization], path, params, endpoint=path)
+
+    async def get_permissions(self, role: str = "Admin") -> list[PermissionUser]:
+        """Users holding ``role`` (``"Admin"`` lists the account admins)."""
+        path = "/api/v1/instance/permissions"
+        params = {"role": _id("role", role)}
+        return await self._get_model(list[PermissionUser], path, params, endpoint=path)
+
+    async def get_organization_usage(
+        self,
+        start: DateLike,
+        end: DateLike,
+        granularity: Granularity | str = Granularity.ALL,
+        *,
+        organization_id: str | None = None,
+    ) -> UsageReport:
+        """Organization-wide usage over ``[start, end)``.
+
+        Example: ``await client.get_organization_usage("2026-01-01", "2026-02-01", "weekly")``
+        """
+        return await self._usage(
+            "/api/v1/organization/usage", start, end, granularity, organization_id, {}
+        )
+
+    async def iter_unassigned_users(
+        self, active: bool = True, *, organization_id: str | None = None
+    ) -> AsyncIterator[User]:
+        """Users in no team: registered ones (``active=True``) or deactivated ones.
+
+        The live API misreports missing parameters here, so every one of them is always sent.
+        """
+        if not isinstance(active, bool):
+            raise InvalidParameterError(f"active must be True or False, not {active!r}")
+        org = await self.resolve_organization_id(organization_id)
+        path = "/api/v1/organization/users"
+        params = {
+            "organizationId": org,
+            "teamMember": "false",
+            "active": "true" if active else "false",
+        }
+        async for user in self._iter_pages(User, path, params, endpoint=path):
+            yield user
+
+    # -- teams -------------------------------------------------------------------------------
+
+    async def iter_team_users(self, team_id: str) -> AsyncIterator[User]:
+        """Every member of a team, page by page."""
+        path = f"/api/v1/team/{encode_path_segment(team_id, name='team_id')}/users"
+        async for user in self._iter_pages(User, path, {}, endpoint="/api/v1/team/{teamId}/users"):
+            yield user
+
+    async def get_team_utilization(self, team_id: str) -> TeamUtilization:
+        """A team's registered, deactivated and invited seat counts."""
+        path = "/api/v1/team/account-utilizations"
+        params = {"teamId": _id("team_id", team_id)}
+        return await self._get_model(TeamUtilization, path, params, endpoint=path)
+
+    async def get_team(self, team_id: str) -> TeamInfo:
+        """A team's id and name."""
+        path = f"/api/v1/team/{encode_path_segment(team_id, name='team_id')}"
+        return await self._get_model(TeamInfo, path, endpoint="/api/v1/team/{teamId}")
+
+    async def get_team_usage(
+        self,
+        team_id: str,
+        start: DateLike,
+        end: DateLike,
+        granularity: Granularity | str = Granularity.ALL,
+        *,
+        organization_id: str | None = None,
+    ) -> UsageReport:
+        """A team's usage over ``[start, end)``."""
+        ids = {"teamId": _id("team_id", team_id)}
+        return await self._usage(
+            "/api/v1/team/usage", start, end, granularity, organization_id, ids
+        )
+
+    # -- users -------------------------------------------------------------------------------
+
+    async def get_user(self, user_id: str) -> UserInfo:
+        """A user's details and teams."""
+        path = f"/api/v1/user/{encode_path_segment(user_id, name='user_id')}"
+        return await self._get_model(UserInfo, path, endpoint="/api/v1/user/{user_id}")
+
+    async def get_user_usage(
+        self,
+        user_id: str,
+        start: DateLike,
+        end: DateLike,
+        granularity: Granularity | str = Granularity.ALL,
+        *,
+        organization_id: str | None = None,
+    ) -> UsageReport:
+        """One user's usage over ``[start, end)``.
+
+        Example: ``await client.get_user_usage(user.id, date(2026, 1, 1), date(2026, 2, 1))``
+        """
+        ids = {"userId": _id("user_id", user_id)}
+        return await self._usage(
+            "/api/v1/user/usage", start, end, granularity, organization_id, ids
+        )

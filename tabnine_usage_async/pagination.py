@@ -1,0 +1,49 @@
+"""Follow ``meta.next`` through a paginated list, as an async generator.
+
+The generator takes a page-fetching callable, so it never imports the transport and can be
+driven by a plain function in tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from ._wire import next_page_offset
+from .errors import DecodeError
+
+__all__ = ["FetchPage", "paginate"]
+
+#: ``await fetch_page(offset, limit)`` returns one page's decoded JSON body.
+FetchPage = Callable[[int, int], Awaitable[Any]]
+
+
+async def paginate(fetch_page: FetchPage, *, limit: int, endpoint: str) -> AsyncIterator[list[Any]]:
+    """Yield the ``data`` list of each page, starting at offset 0, until the last page.
+
+    Every request carries an explicit ``offset`` and ``limit``. The walk ends when ``meta.next``
+    is absent or null or a page is empty; it copes with pages shorter than ``limit`` and raises
+    ``PaginationError`` rather than looping if the server repeats an offset.
+
+    Example::
+
+        async for items in paginate(fetch, limit=100, endpoint="/api/v1/organization/teams"):
+            ...
+    """
+    offset = 0
+    while True:
+        body = await fetch_page(offset, limit)
+        if not isinstance(body, dict):
+            raise DecodeError("expected an object with data and meta", endpoint=endpoint)
+        items = body.get("data")
+        if not isinstance(items, list):
+            raise DecodeError("expected an array", endpoint=endpoint, field="$.data")
+        # Decide before yielding, so a broken page is reported instead of half-consumed.
+        following = next_page_offset(
+            body.get("meta"), offset=offset, count=len(items), limit=limit, endpoint=endpoint
+        )
+        if items:
+            yield items
+        if following is None:
+            return
+        offset = following
