@@ -14,6 +14,7 @@ from tabnine_usage_async.testing import (
     ALL_FAULT_KINDS,
     FakeTabnine,
     FaultConfig,
+    FaultKind,
     Latency,
     ScriptedFault,
     SlowBody,
@@ -145,7 +146,7 @@ async def one(fake: FakeTabnine, session: aiohttp.ClientSession, path: str = ORG
 
 
 @pytest.mark.parametrize("kind", ["500", "502", "503"])
-async def test_server_error_faults_send_the_envelope(kind: str) -> None:
+async def test_server_error_faults_send_the_envelope(kind: FaultKind) -> None:
     """5xx faults answer that status with the JSON error envelope."""
     async with (
         serve_fake_tabnine(users=5, scripted=[ScriptedFault(kind, route=ORG)]) as fake,

@@ -208,7 +208,7 @@ class FakeTabnineApp:
         return endpoint
 
     async def _stats_view(self, request: web.Request) -> web.StreamResponse:
-        return _json_response(self.stats.to_json())
+        return _json_response(self.stats.to_json(include_log=request.query.get("log") != "0"))
 
     async def _reset_stats(self, request: web.Request) -> web.StreamResponse:
         self.stats.reset(self.now())

@@ -98,9 +98,9 @@ class ServerStats:
         self.log.clear()
         self._arrivals.clear()
 
-    def to_json(self) -> dict[str, Any]:
-        """A JSON-ready summary, as served at ``GET /__fake__/stats``."""
-        return {
+    def to_json(self, include_log: bool = True) -> dict[str, Any]:
+        """A JSON-ready summary, as served at ``GET /__fake__/stats`` (``?log=0`` drops the log)."""
+        summary = {
             "total_requests": self.total_requests,
             "requests_by_route": dict(sorted(self.requests_by_route.items())),
             "in_flight": self.in_flight,
@@ -109,5 +109,7 @@ class ServerStats:
             "per_second": {str(k): v for k, v in self.per_second().items()},
             "max_in_one_second": self.max_in_window(1.0),
             "faults": [asdict(f) for f in self.faults],
-            "log": [asdict(r) for r in self.log],
         }
+        if include_log:
+            summary["log"] = [asdict(r) for r in self.log]
+        return summary
