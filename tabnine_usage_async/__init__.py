@@ -56,6 +56,8 @@ from .models import (
     UserInfo,
     UserTeam,
 )
+from .orchestrator import FailedUnit, UnitResult, UsageWalk, WalkProgress, WorkUnit, walk_usage
+from .records import RECORD_FIELDS, UsageRecord
 from .windows import Window, split_windows
 
 __all__ = [
@@ -71,6 +73,7 @@ __all__ = [
     "ConflictError",
     "DEFAULT_BASE_URL",
     "DecodeError",
+    "FailedUnit",
     "Granularity",
     "InvalidParameterError",
     "License",
@@ -79,6 +82,7 @@ __all__ = [
     "PaginationError",
     "PermissionDeniedError",
     "PermissionUser",
+    "RECORD_FIELDS",
     "RateLimitError",
     "RequestTimeoutError",
     "RetryPolicy",
@@ -90,13 +94,19 @@ __all__ = [
     "TeamUtilization",
     "TransportError",
     "UnexpectedRedirectError",
+    "UnitResult",
     "UnprocessableEntityError",
     "UsageBlock",
+    "UsageRecord",
     "UsageReport",
+    "UsageWalk",
     "User",
     "UserInfo",
     "UserTeam",
+    "WalkProgress",
     "Window",
+    "WorkUnit",
     "__version__",
     "split_windows",
+    "walk_usage",
 ]

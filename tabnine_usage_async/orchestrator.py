@@ -1,0 +1,485 @@
+"""The fan-out walk: organization, then teams, then every team's users, each over every window.
+
+Two parts. ``plan_units`` is pure: entities x windows -> work units, tested from tables. The walk is
+the concurrent part: a background task lists teams and users and feeds units into a bounded queue,
+a pool of workers fetches them, and results flow back through a bounded stream. Every buffer is
+bounded by the client's concurrency, so a slow consumer slows the walk instead of growing a queue,
+and memory follows the concurrency, not the size of the organization (save one small index of user
+ids, needed to fetch a user who is in several teams once).
+
+Example::
+
+    async with TabnineClient() as client:
+        async for record in walk_usage(client, "2026-01-01", "2026-07-01", window="month"):
+            print(record.scope, record.entity_id, record.period_start, record.code_completions)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
+from datetime import timedelta
+from typing import Literal
+
+import anyio
+import attrs
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from ._wire import parse_granularity
+from .client import TabnineClient
+from .errors import InvalidParameterError, TabnineError
+from .models import Granularity, UsageReport
+from .records import Scope, UsageRecord, records_from_report
+from .windows import DateLike, Window, WindowSpec, format_datetime, resolve_range, split_windows
+
+if sys.version_info < (3, 11):  # pragma: no cover - anyio brings the backport there
+    from exceptiongroup import BaseExceptionGroup
+
+__all__ = [
+    "SCOPES",
+    "Entity",
+    "FailedUnit",
+    "OnError",
+    "UnitResult",
+    "UsageWalk",
+    "WalkProgress",
+    "WorkUnit",
+    "parse_scopes",
+    "parse_window",
+    "plan_units",
+    "walk_usage",
+]
+
+#: Every scope, in walk order.
+SCOPES: tuple[Scope, ...] = ("organization", "team", "user")
+
+#: ``"raise"`` stops at the first unit that fails after retries; ``"collect"`` keeps going.
+OnError = Literal["raise", "collect"]
+
+# Team-user listings run side by side with usage fetching; a few at a time keep them ahead of the
+# usage workers without taking every connection slot.
+_LISTING_PARALLELISM = 4
+
+
+@attrs.frozen
+class Entity:
+    """Something usage is fetched for: the organization, a team, or a user with its teams."""
+
+    scope: Scope
+    id: str
+    team_ids: tuple[str, ...] = ()
+    email: str | None = None
+
+
+@attrs.frozen
+class WorkUnit:
+    """One request: usage of one entity over one window."""
+
+    entity: Entity
+    window: Window
+
+    @property
+    def key(self) -> str:
+        """A stable id of the unit, used by checkpoints: ``scope|id|start|end``."""
+        return "|".join(
+            (
+                self.entity.scope,
+                self.entity.id,
+                format_datetime(self.window.start),
+                format_datetime(self.window.end),
+            )
+        )
+
+
+@attrs.frozen
+class UnitResult:
+    """The records of one finished unit."""
+
+    unit: WorkUnit
+    records: tuple[UsageRecord, ...]
+
+
+@attrs.frozen
+class FailedUnit:
+    """A unit (or a listing) that still failed after the client's retries.
+
+    Attributes:
+        key: the unit key, or ``list|...`` for a listing.
+        cause: one readable line: the error class and message.
+    """
+
+    key: str
+    cause: str
+    error: BaseException = attrs.field(eq=False, repr=False)
+
+
+@attrs.define
+class WalkProgress:
+    """Live counters of a walk, for progress bars."""
+
+    units_planned: int = 0
+    units_skipped: int = 0
+    units_done: int = 0
+    units_failed: int = 0
+    records: int = 0
+    listing_done: bool = False
+
+
+def parse_scopes(scopes: Iterable[str] | str) -> tuple[Scope, ...]:
+    """Validate scopes (an iterable or a comma-separated string); return them in walk order.
+
+    >>> parse_scopes("user,organization")
+    ('organization', 'user')
+    """
+    items = scopes.split(",") if isinstance(scopes, str) else list(scopes)
+    wanted = {str(s).strip().lower() for s in items if str(s).strip()}
+    unknown = wanted.difference(SCOPES)
+    if unknown or not wanted:
+        raise InvalidParameterError(
+            f"unknown scope(s) {sorted(unknown) or '(none given)'}: use any of {', '.join(SCOPES)}"
+        )
+    return tuple(s for s in SCOPES if s in wanted)
+
+
+def parse_window(window: WindowSpec | str) -> WindowSpec:
+    """Accept ``"day"``, ``"week"``, ``"month"``, ``"none"``/``None`` or a ``timedelta``.
+
+    >>> parse_window("Month")
+    'month'
+    """
+    if window is None or isinstance(window, timedelta):
+        return window
+    if isinstance(window, str):
+        text = window.strip().lower()
+        if text in ("day", "week", "month"):
+            return text  # type: ignore[return-value]
+        if text in ("none", "whole", "all"):
+            return None
+    raise InvalidParameterError(
+        f"unknown window {window!r}: use 'day', 'week', 'month', 'none', or a timedelta"
+    )
+
+
+def plan_units(entities: Iterable[Entity], windows: Sequence[Window]) -> Iterator[WorkUnit]:
+    """Every (entity, window) pair, entity by entity, windows in order. Pure.
+
+    >>> from datetime import datetime, timezone
+    >>> utc = timezone.utc
+    >>> w = [Window(datetime(2026, 1, 1, tzinfo=utc), datetime(2026, 2, 1, tzinfo=utc))]
+    >>> [u.key for u in plan_units([Entity("team", "t1")], w)]
+    ['team|t1|2026-01-01T00:00:00Z|2026-02-01T00:00:00Z']
+    """
+    for entity in entities:
+        for window in windows:
+            yield WorkUnit(entity, window)
+
+
+def _describe(exc: BaseException) -> str:
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def _only_error(group: BaseException) -> BaseException:
+    # anyio wraps task errors in ExceptionGroups; callers want the one error that stopped the walk.
+    while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
+        group = group.exceptions[0]
+    return group
+
+
+class UsageWalk:
+    """An async iterable over the usage records of a walk (see ``walk_usage``).
+
+    Iterate it once. After iteration, ``failures`` lists units that failed under
+    ``on_error="collect"``, and ``progress`` holds the final counters. Breaking out of the loop or
+    cancelling the consuming task stops every request of the walk; ``async with`` (or
+    ``aclose()``) makes that cleanup deterministic instead of waiting for garbage collection.
+    """
+
+    def __init__(
+        self,
+        client: TabnineClient,
+        start: DateLike,
+        end: DateLike,
+        *,
+        granularity: Granularity | str = Granularity.DAILY,
+        window: WindowSpec | str = "month",
+        scopes: Iterable[str] | str = SCOPES,
+        include_unassigned: bool = True,
+        on_error: OnError = "raise",
+        skip: Collection[str] = (),
+    ) -> None:
+        start_utc, end_utc = resolve_range(start, end)
+        self.granularity = parse_granularity(granularity)
+        self.windows = split_windows(start_utc, end_utc, parse_window(window))
+        self.scopes = parse_scopes(scopes)
+        if on_error not in ("raise", "collect"):
+            raise InvalidParameterError(f"on_error must be 'raise' or 'collect', not {on_error!r}")
+        self.on_error: OnError = on_error
+        self.include_unassigned = bool(include_unassigned)
+        self.failures: list[FailedUnit] = []
+        self.progress = WalkProgress()
+        self._client = client
+        self._skip = skip
+        self._workers = max(1, client.max_concurrency)
+        self._iterator: AsyncIterator[UnitResult | FailedUnit] | None = None
+
+    # -- consumer side -----------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[UsageRecord]:
+        return self._records()
+
+    async def __aenter__(self) -> UsageWalk:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Stop the walk now and wait until every request of it has ended."""
+        if self._iterator is not None:
+            await self._iterator.aclose()  # type: ignore[attr-defined]
+
+    async def _records(self) -> AsyncIterator[UsageRecord]:
+        async for result in self.units():
+            for record in result.records:
+                yield record
+
+    async def units(self) -> AsyncIterator[UnitResult]:
+        """The walk unit by unit: each finished request with its records."""
+        async for item in self.results():
+            if isinstance(item, UnitResult):
+                yield item
+
+    def results(self) -> AsyncIterator[UnitResult | FailedUnit]:
+        """Finished and failed units as they complete (failed ones also go to ``failures``)."""
+        if self._iterator is not None:
+            raise RuntimeError("a UsageWalk can be iterated only once")
+        self._iterator = self._run()
+        return self._iterator
+
+    async def _run(self) -> AsyncIterator[UnitResult | FailedUnit]:
+        send, receive = anyio.create_memory_object_stream[UnitResult | FailedUnit](self._workers)
+        # The engine runs in its own task, so that the consumer can break out of this generator
+        # at any time: the finally clause cancels the engine and waits for it to end.
+        engine = asyncio.ensure_future(self._engine(send))
+        try:
+            async for item in receive:
+                if isinstance(item, FailedUnit):
+                    self.failures.append(item)
+                    self.progress.units_failed += 1
+                else:
+                    self.progress.units_done += 1
+                    self.progress.records += len(item.records)
+                yield item
+            try:
+                await engine
+            except BaseException as exc:
+                raise _only_error(exc) from None
+        finally:
+            # Cancel the engine before closing the stream, so no worker meets a closed stream.
+            if not engine.done():
+                engine.cancel()
+                await asyncio.wait([engine])
+            if not engine.cancelled():
+                engine.exception()  # retrieved: the consumer left, so nobody else wants it
+            receive.close()
+
+    # -- engine side -------------------------------------------------------------------------
+
+    async def _engine(self, results: MemoryObjectSendStream[UnitResult | FailedUnit]) -> None:
+        async with results:
+            org_id = await self._client.resolve_organization_id()
+            units, queue = anyio.create_memory_object_stream[WorkUnit](self._workers)
+            async with anyio.create_task_group() as tg:
+                for _ in range(self._workers):
+                    tg.start_soon(self._worker, org_id, queue.clone(), results.clone())
+                queue.close()
+                async with units:
+                    await self._produce(org_id, units, results)
+            self.progress.listing_done = True
+
+    async def _submit(self, units: MemoryObjectSendStream[WorkUnit], entity: Entity) -> None:
+        for unit in plan_units([entity], self.windows):
+            self.progress.units_planned += 1
+            if unit.key in self._skip:
+                self.progress.units_skipped += 1
+                continue
+            await units.send(unit)
+
+    async def _fail(
+        self, results: MemoryObjectSendStream[UnitResult | FailedUnit], key: str, exc: TabnineError
+    ) -> None:
+        if self.on_error == "raise":
+            raise exc
+        await results.send(FailedUnit(key, _describe(exc), exc))
+
+    async def _produce(
+        self,
+        org_id: str,
+        units: MemoryObjectSendStream[WorkUnit],
+        results: MemoryObjectSendStream[UnitResult | FailedUnit],
+    ) -> None:
+        if "organization" in self.scopes:
+            await self._submit(units, Entity("organization", org_id))
+        if "team" not in self.scopes and "user" not in self.scopes:
+            self.progress.listing_done = True
+            return
+        try:
+            teams = [team async for team in self._client.iter_teams()]
+        except TabnineError as exc:
+            await self._fail(results, "list|teams", exc)
+            return
+        members: dict[str, Entity] = {}
+        async with anyio.create_task_group() as tg:
+            if "user" in self.scopes:
+                tg.start_soon(self._list_users, [t.id for t in teams], members, results)
+            if "team" in self.scopes:
+                for team in teams:
+                    await self._submit(units, Entity("team", team.id))
+        self.progress.listing_done = True
+        for entity in members.values():
+            await self._submit(units, entity)
+
+    async def _list_users(
+        self,
+        team_ids: list[str],
+        members: dict[str, Entity],
+        results: MemoryObjectSendStream[UnitResult | FailedUnit],
+    ) -> None:
+        """Fill ``members`` with every user once, with all of the user's teams, in team order."""
+        listed: dict[str, list[tuple[str, str]]] = {}  # team id -> [(user id, email)]
+        limiter = anyio.CapacityLimiter(_LISTING_PARALLELISM)
+
+        async def list_team(team_id: str) -> None:
+            async with limiter:
+                try:
+                    listed[team_id] = [
+                        (user.id, user.email)
+                        async for user in self._client.iter_team_users(team_id)
+                    ]
+                except TabnineError as exc:
+                    await self._fail(results, f"list|team-users|{team_id}", exc)
+
+        async def list_unassigned(active: bool) -> None:
+            async with limiter:
+                try:
+                    found = [
+                        (user.id, user.email)
+                        async for user in self._client.iter_unassigned_users(active=active)
+                    ]
+                except TabnineError as exc:
+                    await self._fail(
+                        results, f"list|unassigned|{'active' if active else 'deactivated'}", exc
+                    )
+                else:
+                    listed[f"\x00unassigned-{active}"] = found
+
+        async with anyio.create_task_group() as tg:
+            for team_id in team_ids:
+                tg.start_soon(list_team, team_id)
+            if self.include_unassigned:
+                tg.start_soon(list_unassigned, True)
+                tg.start_soon(list_unassigned, False)
+
+        # Merge in team order so the output order does not depend on which listing finished first.
+        teams_of: dict[str, list[str]] = {}
+        emails: dict[str, str] = {}
+        for team_id in team_ids:
+            for user_id, email in listed.get(team_id, []):
+                teams_of.setdefault(user_id, []).append(team_id)
+                emails.setdefault(user_id, email)
+        for active in (True, False):
+            for user_id, email in listed.get(f"\x00unassigned-{active}", []):
+                teams_of.setdefault(user_id, [])
+                emails.setdefault(user_id, email)
+        for user_id, teams in teams_of.items():
+            unique = tuple(dict.fromkeys(teams))
+            members[user_id] = Entity("user", user_id, unique, emails[user_id])
+
+    async def _worker(
+        self,
+        org_id: str,
+        queue: MemoryObjectReceiveStream[WorkUnit],
+        results: MemoryObjectSendStream[UnitResult | FailedUnit],
+    ) -> None:
+        async with queue, results:
+            async for unit in queue:
+                try:
+                    report = await self._fetch(org_id, unit)
+                except TabnineError as exc:
+                    await self._fail(results, unit.key, exc)
+                    continue
+                await results.send(UnitResult(unit, tuple(self._to_records(org_id, unit, report))))
+
+    async def _fetch(self, org_id: str, unit: WorkUnit) -> UsageReport:
+        entity, window = unit.entity, unit.window
+        args = (window.start, window.end, self.granularity)
+        if entity.scope == "organization":
+            return await self._client.get_organization_usage(*args, organization_id=org_id)
+        if entity.scope == "team":
+            return await self._client.get_team_usage(entity.id, *args, organization_id=org_id)
+        return await self._client.get_user_usage(entity.id, *args, organization_id=org_id)
+
+    @staticmethod
+    def _to_records(org_id: str, unit: WorkUnit, report: UsageReport) -> list[UsageRecord]:
+        entity = unit.entity
+        if entity.scope == "organization":
+            return records_from_report(report, scope="organization", organization_id=org_id)
+        if entity.scope == "team":
+            return records_from_report(
+                report, scope="team", organization_id=org_id, team_id=entity.id
+            )
+        return records_from_report(
+            report,
+            scope="user",
+            organization_id=org_id,
+            team_ids=entity.team_ids,
+            user_id=entity.id,
+            user_email=entity.email,
+        )
+
+
+def walk_usage(
+    client: TabnineClient,
+    start: DateLike,
+    end: DateLike,
+    granularity: Granularity | str = Granularity.DAILY,
+    window: WindowSpec | str = "month",
+    scopes: Iterable[str] | str = SCOPES,
+    include_unassigned: bool = True,
+    on_error: OnError = "raise",
+    *,
+    skip: Collection[str] = (),
+) -> UsageWalk:
+    """Walk the organization, its teams and their users, streaming ``UsageRecord``s.
+
+    Each entity's ``[start, end)`` is split into calendar windows (``"day"``, ``"week"``,
+    ``"month"``, a ``timedelta``, or ``None`` for one request per entity); each window is one
+    request at ``granularity``. A user in several teams is fetched once and its records list every
+    team. Records arrive as soon as their request completes, so their order is not fixed.
+    Arguments are validated here, before any request.
+
+    Args:
+        on_error: ``"raise"`` stops at the first unit that fails after retries; ``"collect"``
+            goes on and lists the failed units in ``walk.failures`` when iteration ends.
+        skip: unit keys to leave out (units finished by an earlier run).
+
+    Example::
+
+        walk = walk_usage(client, date(2026, 1, 1), date(2026, 7, 1), on_error="collect")
+        async with walk:
+            async for record in walk:
+                ...
+        print(len(walk.failures), "units failed")
+    """
+    return UsageWalk(
+        client,
+        start,
+        end,
+        granularity=granularity,
+        window=window,
+        scopes=scopes,
+        include_unassigned=include_unassigned,
+        on_error=on_error,
+        skip=skip,
+    )
