@@ -219,9 +219,15 @@ class UsageWalk:
         self.failures: list[FailedUnit] = []
         self.progress = WalkProgress()
         self._client = client
-        self._skip = skip
+        self._skip: set[str] = set(skip)
         self._workers = max(1, client.max_concurrency)
         self._iterator: AsyncIterator[UnitResult | FailedUnit] | None = None
+
+    def skip_units(self, keys: Iterable[str]) -> None:
+        """Leave out these unit keys (finished by an earlier run); call before iterating."""
+        if self._iterator is not None:
+            raise RuntimeError("skip_units must be called before the walk starts")
+        self._skip.update(keys)
 
     # -- consumer side -----------------------------------------------------------------------
 
