@@ -1,0 +1,363 @@
+"""Run the scenarios against a fake server in its own process, and report.
+
+``python -m benchmarks`` (or ``make bench``) runs everything; ``--quick`` finishes in under a
+minute; ``--smoke`` is a seconds-long check that the harness works (the test suite runs it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from tabnine_usage_async.testing import Dataset, FakeTabnineProcess, fake_tabnine_process
+
+from .report import describe_machine, render
+from .scenarios import (
+    CONCURRENCY,
+    MODES,
+    SCENARIOS,
+    SEED,
+    TEAMS,
+    WALK_END,
+    Mode,
+    Summary,
+    summarise,
+    walk_start,
+)
+
+__all__ = ["main"]
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def _cpus() -> tuple[set[int] | None, set[int] | None]:
+    """One core for the fake server, the others for the client, when there are two or more."""
+    try:
+        available = sorted(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return None, None
+    if len(available) < 2:
+        return None, None
+    return {available[0]}, set(available[1:])
+
+
+SERVER_CPUS, CLIENT_CPUS = _cpus()
+
+
+def _pin(pid: int, cpus: set[int] | None) -> None:
+    if cpus is not None:
+        os.sched_setaffinity(pid, cpus)
+
+
+@contextmanager
+def _server(**options: Any) -> Iterator[FakeTabnineProcess]:
+    with fake_tabnine_process(seed=SEED, teams=TEAMS, **options) as fake:
+        _pin(fake.process.pid, SERVER_CPUS)
+        yield fake
+
+
+def _server_stats(fake: FakeTabnineProcess) -> dict[str, Any]:
+    with urllib.request.urlopen(fake.base_url + "/__fake__/stats?log=0", timeout=30) as reply:
+        data: dict[str, Any] = json.load(reply)
+    return {
+        key: data[key]
+        for key in ("total_requests", "max_in_flight", "rate_limited", "max_in_one_second")
+    } | {"per_second": data["per_second"]}
+
+
+class Runner:
+    """Runs child processes, one workload each, and keeps every run."""
+
+    def __init__(self, workdir: Path, verbose: bool) -> None:
+        self.workdir = workdir
+        self.verbose = verbose
+        self.runs: list[dict[str, Any]] = []
+        self._count = 0
+
+    def log(self, text: str) -> None:
+        if self.verbose:
+            print(text, file=sys.stderr, flush=True)
+
+    def run(
+        self, scenario: str, fake: FakeTabnineProcess, spec: dict[str, Any], **labels: Any
+    ) -> dict[str, Any]:
+        """Run ``spec`` in a fresh child process against ``fake``; record the run."""
+        self._count += 1
+        spec = {"base_url": fake.base_url, "token": fake.token, **spec}
+        path = self.workdir / f"spec-{self._count}.json"
+        path.write_text(json.dumps(spec), encoding="utf-8")
+        fake.reset_stats()
+        command = [sys.executable, "-m", "benchmarks.child", str(path)]
+        child = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        _pin(child.pid, CLIENT_CPUS)
+        stdout, _ = child.communicate()
+        if child.returncode != 0:
+            raise RuntimeError(f"{scenario}/{spec['contender']} failed (exit {child.returncode})")
+        result = json.loads(stdout.strip().splitlines()[-1])
+        server = _server_stats(fake)
+        record = {
+            "scenario": scenario,
+            "contender": spec["contender"],
+            **labels,
+            "result": result,
+            "server": server,
+        }
+        self.runs.append(record)
+        shown = " ".join(f"{k}={v}" for k, v in labels.items())
+        self.log(
+            f"  {scenario:<8} {spec['contender']:<10} {shown:<14} {result['elapsed']:7.2f} s  "
+            f"ok={result['ok']} server={server['total_requests']} 429={server['rate_limited']}"
+        )
+        if result["failed"]:
+            self.log(f"  warning: {result['failed']} requests failed in this run")
+        return record
+
+
+def _months(months: int) -> list[list[str]]:
+    """``months`` consecutive whole-month windows ending at ``WALK_END``, as wire strings."""
+    out = []
+    start = walk_start(months)
+    for i in range(months):
+        year, month = int(start[:4]), int(start[5:7]) + i
+        year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+        nyear, nmonth = year + month // 12, month % 12 + 1
+        out.append(
+            [f"{year:04d}-{month:02d}-01T00:00:00Z", f"{nyear:04d}-{nmonth:02d}-01T00:00:00Z"]
+        )
+    return out
+
+
+def _user_requests(users: int, count: int) -> dict[str, Any]:
+    data = Dataset(seed=SEED, teams=TEAMS, users=users)
+    return {
+        "org_id": data.organization.id,
+        "user_ids": [user.id for user in data.users],
+        "windows": _months(6),
+        "count": count,
+        "granularity": "daily",
+    }
+
+
+def _interleaved(runner: Runner, runs: int, contenders: tuple[str, ...], go: Any) -> None:
+    for run in range(runs):
+        for contender in contenders:
+            go(contender, run)
+
+
+def overhead(runner: Runner, mode: Mode) -> dict[str, Any]:
+    users = min(2000, max(10, mode.overhead_requests // 6))
+    params = {"requests": mode.overhead_requests, "concurrency": CONCURRENCY, "users": users}
+    requests = _user_requests(users, mode.overhead_requests)
+    with _server(users=users) as fake:
+
+        def go(contender: str, run: int) -> None:
+            spec = {"kind": "requests", "contender": contender, "concurrency": CONCURRENCY}
+            runner.run("overhead", fake, spec | requests, run=run)
+
+        _interleaved(runner, mode.runs, ("ours", "aiohttp", "httpx"), go)
+    return params
+
+
+def walk(runner: Runner, mode: Mode) -> dict[str, Any]:
+    params = {
+        "users": mode.walk_users,
+        "teams": TEAMS,
+        "months": mode.walk_months,
+        "latency_ms": mode.walk_latency_ms,
+        "concurrency": CONCURRENCY,
+        "sequential_sample": mode.sequential_sample,
+    }
+    walk_spec = {
+        "kind": "walk",
+        "concurrency": CONCURRENCY,
+        "start": walk_start(mode.walk_months),
+        "end": WALK_END,
+        "granularity": "daily",
+        "window": "month",
+        "sample_units": mode.sequential_sample,
+    }
+    with _server(users=mode.walk_users, latency_ms=mode.walk_latency_ms) as fake:
+
+        def go(contender: str, run: int) -> None:
+            runner.run("walk", fake, walk_spec | {"contender": contender}, run=run)
+
+        _interleaved(runner, max(1, mode.runs - 2), ("ours", "aiohttp", "httpx"), go)
+        # Slow by design, so once: it only shows the "before" picture.
+        go("sequential", 0)
+    return params
+
+
+def memory(runner: Runner, mode: Mode) -> dict[str, Any]:
+    small, large = mode.memory_users
+    params = {"users": [small, large], "months": 1, "concurrency": CONCURRENCY}
+    with ExitStack() as stack:
+        fakes = {users: stack.enter_context(_server(users=users)) for users in (small, large)}
+        for run in range(mode.memory_runs):
+            for users, fake in fakes.items():
+                output = runner.workdir / f"memory-{users}-{run}.jsonl"
+                spec = {
+                    "kind": "memory",
+                    "contender": "ours",
+                    "concurrency": CONCURRENCY,
+                    "start": walk_start(1),
+                    "end": WALK_END,
+                    "granularity": "daily",
+                    "window": "month",
+                    "output": str(output),
+                }
+                runner.run("memory", fake, spec, run=run, users=users)
+                for leftover in runner.workdir.glob(f"memory-{users}-{run}.jsonl*"):
+                    leftover.unlink()
+    return params
+
+
+def rate(runner: Runner, mode: Mode) -> dict[str, Any]:
+    count = int(mode.rate * mode.rate_seconds)
+    params = {"rate": mode.rate, "requests": count, "concurrency": CONCURRENCY}
+    requests = _user_requests(500, count)
+    with _server(users=500) as fake:
+        for run in range(mode.limited_runs):
+            spec = {
+                "kind": "requests",
+                "contender": "ours",
+                "concurrency": CONCURRENCY,
+                "rate_limit": mode.rate,
+            }
+            runner.run("rate", fake, spec | requests, run=run)
+    return params
+
+
+def storm(runner: Runner, mode: Mode) -> dict[str, Any]:
+    count = int(mode.storm_rate * mode.storm_seconds)
+    params = {"server_rate": mode.storm_rate, "requests": count, "concurrency": CONCURRENCY}
+    requests = _user_requests(500, count)
+    with _server(users=500, rate_limit=mode.storm_rate) as fake:
+
+        def go(contender: str, run: int) -> None:
+            spec = {"kind": "requests", "contender": contender, "concurrency": CONCURRENCY}
+            # The server's window must be empty before each run, whoever ran before.
+            time.sleep(1.1)
+            runner.run("storm", fake, spec | requests, run=run)
+
+        _interleaved(runner, mode.limited_runs, ("ours", "aiohttp", "httpx"), go)
+    return params
+
+
+_SCENARIO_FUNCTIONS = {
+    "overhead": overhead,
+    "walk": walk,
+    "memory": memory,
+    "rate": rate,
+    "storm": storm,
+}
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="Compare tabnine-usage-async with aiohttp and httpx loops on a fake server.",
+    )
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="smaller sizes; under a minute")
+    size.add_argument("--smoke", action="store_true", help="tiny sizes; checks the harness only")
+    parser.add_argument(
+        "--only",
+        default=",".join(s.key for s in SCENARIOS),
+        help="comma-separated scenarios to run (default: all): "
+        + ", ".join(s.key for s in SCENARIOS),
+    )
+    parser.add_argument(
+        "--results-dir",
+        type=Path,
+        default=HERE / "results",
+        help="where the JSON of every run goes (default: benchmarks/results)",
+    )
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        default=None,
+        help="where the table goes (default: benchmarks/RESULTS.md, except with --smoke)",
+    )
+    parser.add_argument("--no-markdown", action="store_true", help="do not write the table file")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen scenarios, print the table, write the JSON and the Markdown. Exit code."""
+    args = _parse(argv)
+    mode = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
+    chosen = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = set(chosen).difference(_SCENARIO_FUNCTIONS)
+    if unknown:
+        print(f"error: unknown scenario(s) {sorted(unknown)}", file=sys.stderr)
+        return 2
+    scenarios = [s for s in SCENARIOS if s.key in chosen]
+    machine = describe_machine()
+    started = datetime.now(timezone.utc)
+    began = time.monotonic()
+    summaries: list[Summary] = []
+    parameters: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="tabnine-bench-") as workdir:
+        runner = Runner(Path(workdir), verbose=not args.quiet)
+        for scenario in scenarios:
+            runner.log(f"{scenario.title} ({mode.name})")
+            parameters[scenario.key] = _SCENARIO_FUNCTIONS[scenario.key](runner, mode)
+            mine = [r for r in runner.runs if r["scenario"] == scenario.key]
+            summaries.append(summarise(scenario.key, mine, parameters[scenario.key]))
+    when = started.strftime("%Y-%m-%d %H:%M UTC")
+    command = (
+        "python -m benchmarks" + {"full": "", "quick": " --quick", "smoke": " --smoke"}[mode.name]
+    )
+    if len(scenarios) != len(SCENARIOS):
+        command += f" --only {','.join(s.key for s in scenarios)}"
+    text = render(summaries, machine, mode=mode.name, command=command, when=when)
+    print(text)
+    document = {
+        "mode": mode.name,
+        "started": started.isoformat(),
+        "duration": time.monotonic() - began,
+        "machine": machine,
+        "pinning": {
+            "server_cpus": sorted(SERVER_CPUS) if SERVER_CPUS else None,
+            "client_cpus": sorted(CLIENT_CPUS) if CLIENT_CPUS else None,
+        },
+        "parameters": parameters,
+        "summary": {
+            s.title: {
+                "numbers": s.numbers,
+                "targets": [t.__dict__ for t in s.targets],
+            }
+            for s in summaries
+        },
+        "runs": runner.runs,
+    }
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    stamp = started.strftime("%Y%m%dT%H%M%SZ")
+    result_path = args.results_dir / f"{stamp}-{mode.name}.json"
+    result_path.write_text(json.dumps(document, indent=1, default=str), encoding="utf-8")
+    print(f"\nEvery run: {_shown(result_path)}", file=sys.stderr)
+    markdown = args.markdown or (None if mode.name == "smoke" else HERE / "RESULTS.md")
+    if markdown is not None and not args.no_markdown:
+        markdown.write_text(text, encoding="utf-8")
+        print(f"Table: {_shown(markdown)}", file=sys.stderr)
+    return 0
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,452 @@
+"""The five scenarios, their sizes in each mode, and how their runs become table rows and verdicts.
+
+A scenario names the fake server it needs, the contenders it runs, and the spec of every child
+run; ``summarise`` turns the runs into medians, ratios and a verdict per target.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["MODES", "SCENARIOS", "Mode", "Scenario", "Target", "summarise"]
+
+SEED = 7
+TEAMS = 20
+CONCURRENCY = 64
+
+
+@dataclass(frozen=True)
+class Mode:
+    """Sizes of one mode: ``full`` (the real thing), ``quick`` (under a minute), ``smoke``."""
+
+    name: str
+    runs: int
+    overhead_requests: int
+    walk_users: int
+    walk_months: int
+    walk_latency_ms: float
+    sequential_sample: int
+    memory_users: tuple[int, int]
+    memory_runs: int
+    rate: float
+    rate_seconds: float
+    storm_rate: float
+    storm_seconds: float
+    limited_runs: int
+
+
+MODES = {
+    "full": Mode(
+        name="full",
+        runs=5,
+        overhead_requests=20_000,
+        walk_users=2000,
+        walk_months=6,
+        walk_latency_ms=50.0,
+        sequential_sample=200,
+        memory_users=(1000, 10_000),
+        memory_runs=3,
+        rate=200.0,
+        rate_seconds=10.0,
+        storm_rate=200.0,
+        storm_seconds=10.0,
+        limited_runs=3,
+    ),
+    "quick": Mode(
+        name="quick",
+        runs=2,
+        overhead_requests=3000,
+        walk_users=300,
+        walk_months=3,
+        walk_latency_ms=50.0,
+        sequential_sample=20,
+        memory_users=(300, 3000),
+        memory_runs=1,
+        rate=200.0,
+        rate_seconds=3.0,
+        storm_rate=200.0,
+        storm_seconds=3.0,
+        limited_runs=1,
+    ),
+    "smoke": Mode(
+        name="smoke",
+        runs=1,
+        overhead_requests=40,
+        walk_users=15,
+        walk_months=2,
+        walk_latency_ms=5.0,
+        sequential_sample=5,
+        memory_users=(10, 20),
+        memory_runs=1,
+        rate=50.0,
+        rate_seconds=0.4,
+        storm_rate=40.0,
+        storm_seconds=1.0,
+        limited_runs=1,
+    ),
+}
+
+#: Every walk covers whole months ending at the fake organization's "today" (2026-01-15).
+WALK_END = "2026-01-01"
+
+
+def walk_start(months: int) -> str:
+    """The first day of the month ``months`` before ``WALK_END``."""
+    year, month = 2026, 1 - months
+    while month < 1:
+        month += 12
+        year -= 1
+    return f"{year:04d}-{month:02d}-01"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One acceptance target and the measured value it is judged on."""
+
+    name: str
+    goal: str
+    measured: str
+    met: bool
+
+
+@dataclass
+class Summary:
+    """A scenario's table (header and rows), its targets, and notes printed under it."""
+
+    title: str
+    header: list[str]
+    rows: list[list[str]]
+    targets: list[Target] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    numbers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A scenario: its fake server options and the contenders it runs, in interleaving order."""
+
+    key: str
+    title: str
+    contenders: tuple[str, ...]
+
+
+SCENARIOS = (
+    Scenario("overhead", "1. Client overhead", ("ours", "aiohttp", "httpx")),
+    Scenario("walk", "2. Latency-bound walk", ("ours", "aiohttp", "httpx", "sequential")),
+    Scenario("memory", "3. Memory of a streaming walk", ("ours",)),
+    Scenario("rate", "4. Rate limit adherence", ("ours",)),
+    Scenario("storm", "5. 429 storm", ("ours", "aiohttp", "httpx")),
+)
+
+LABELS = {
+    "ours": "tabnine-usage-async",
+    "aiohttp": "aiohttp loop (floor)",
+    "httpx": "httpx loop",
+    "sequential": "sequential loop",
+}
+
+
+def _median(values: Sequence[float | None]) -> float:
+    present = [v for v in values if v is not None]
+    return statistics.median(present) if present else float("nan")
+
+
+def _by(runs: list[dict[str, Any]], key: str, value: Any) -> list[dict[str, Any]]:
+    return [r for r in runs if r.get(key) == value]
+
+
+def _fmt(value: float, digits: int = 0) -> str:
+    if value != value:  # NaN
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _rps(run: dict[str, Any]) -> float:
+    result = run["result"]
+    return float(result["ok"]) / result["elapsed"] if result["elapsed"] else 0.0
+
+
+def summarise(key: str, runs: list[dict[str, Any]], params: dict[str, Any]) -> Summary:
+    """The table and verdicts of one scenario from its runs."""
+    return _SUMMARISERS[key](runs, params)
+
+
+def _overhead(runs: list[dict[str, Any]], params: dict[str, Any]) -> Summary:
+    rows = []
+    rps: dict[str, float] = {}
+    cpu: dict[str, float] = {}
+    for contender in ("ours", "aiohttp", "httpx"):
+        mine = _by(runs, "contender", contender)
+        rps[contender] = _median([_rps(r) for r in mine])
+        cpu[contender] = _median(
+            [r["result"]["cpu"] * 1e6 / max(1, r["result"]["ok"]) for r in mine]
+        )
+    for contender in ("ours", "aiohttp", "httpx"):
+        rows.append(
+            [
+                LABELS[contender],
+                _fmt(rps[contender]),
+                _fmt(rps[contender] / rps["aiohttp"], 2),
+                _fmt(cpu[contender]),
+                _fmt(cpu[contender] / cpu["aiohttp"], 2),
+                str(len(_by(runs, "contender", contender))),
+            ]
+        )
+    floor_ratio = rps["ours"] / rps["aiohttp"]
+    httpx_ratio = rps["ours"] / rps["httpx"]
+    return Summary(
+        title=(
+            f"1. Client overhead: {params['requests']:,} user-usage requests, "
+            f"concurrency {params['concurrency']}, no server latency"
+        ),
+        header=["contender", "req/s", "vs floor", "CPU µs/req", "vs floor", "runs"],
+        rows=rows,
+        targets=[
+            Target(
+                "overhead: throughput vs aiohttp floor",
+                ">= 0.80",
+                f"{floor_ratio:.2f}",
+                floor_ratio >= 0.8,
+            ),
+            Target(
+                "overhead: throughput vs httpx loop",
+                "far ahead (> 1.5)",
+                f"{httpx_ratio:.2f}",
+                httpx_ratio > 1.5,
+            ),
+        ],
+        notes=[
+            "CPU µs/req is the client process's user+system CPU time divided by requests; "
+            "the fake server runs in another process on another core."
+        ],
+        numbers={"rps": rps, "cpu_us": cpu, "floor_ratio": floor_ratio, "httpx_ratio": httpx_ratio},
+    )
+
+
+def _walk(runs: list[dict[str, Any]], params: dict[str, Any]) -> Summary:
+    latency = params["latency_ms"] / 1000
+    concurrency = params["concurrency"]
+    rows = []
+    ratios: dict[str, float] = {}
+    for contender in ("ours", "aiohttp", "httpx", "sequential"):
+        mine = _by(runs, "contender", contender)
+        if not mine:
+            continue
+        requests = _median([r["server"]["total_requests"] for r in mine])
+        if contender == "sequential":
+            wall = _median([r["result"]["extrapolated_wall"] for r in mine])
+            units = _median([r["result"]["units"] for r in mine])
+            sample = _median([r["result"]["sample_units"] for r in mine])
+            rows.append(
+                [
+                    f"{LABELS[contender]} (extrapolated from {sample:.0f} units)",
+                    _fmt(wall, 1),
+                    "-",
+                    "-",
+                    "-",
+                    "-",
+                    f"~{units:,.0f}",
+                    str(len(mine)),
+                ]
+            )
+            ratios[contender] = float("nan")
+            continue
+        wall = _median([r["result"]["elapsed"] for r in mine])
+        ideal = requests * latency / concurrency
+        ratios[contender] = wall / ideal
+        rows.append(
+            [
+                LABELS[contender],
+                _fmt(wall, 2),
+                _fmt(ideal, 2),
+                _fmt(wall / ideal, 3),
+                _fmt(_median([r["result"]["first_record"] for r in mine]), 3),
+                _fmt(_median([r["result"].get("listing_done") for r in mine]), 3),
+                _fmt(requests),
+                str(len(mine)),
+            ]
+        )
+    ours = ratios.get("ours", float("nan"))
+    return Summary(
+        title=(
+            f"2. Latency-bound walk: {params['users']:,} users, {params['teams']} teams, "
+            f"{params['months']} monthly windows, {params['latency_ms']:.0f} ms latency, "
+            f"concurrency {concurrency}"
+        ),
+        header=[
+            "contender",
+            "wall s",
+            "ideal s",
+            "wall/ideal",
+            "first record s",
+            "listing done s",
+            "requests",
+            "runs",
+        ],
+        rows=rows,
+        targets=[Target("walk: wall time vs ideal", "<= 1.10", f"{ours:.3f}", ours <= 1.10)],
+        notes=[
+            "ideal = requests x latency / concurrency (listing requests included).",
+            "first record: seconds from start to the first usage record; the baselines list the "
+            "whole organization first, ours fetches while it lists.",
+            "The sequential row is not measured end to end: it lists the organization, fetches an "
+            "evenly spread sample of units one at a time, and extrapolates to every unit.",
+        ],
+        numbers={"wall_over_ideal": ratios},
+    )
+
+
+def _memory(runs: list[dict[str, Any]], params: dict[str, Any]) -> Summary:
+    small, large = params["users"]
+    rows = []
+    rss: dict[int, float] = {}
+    for users in (small, large):
+        mine = _by(runs, "users", users)
+        rss[users] = _median([r["result"]["max_rss_kb"] / 1024 for r in mine])
+        rows.append(
+            [
+                f"{users:,} users",
+                _fmt(rss[users], 1),
+                _fmt(_median([r["result"]["records"] for r in mine])),
+                _fmt(_median([r["result"]["output_bytes"] / 1e6 for r in mine]), 1),
+                _fmt(_median([r["result"]["elapsed"] for r in mine]), 1),
+                str(len(mine)),
+            ]
+        )
+    growth = rss[large] - rss[small]
+    via = sorted({str(r["result"].get("via")) for r in runs})
+    return Summary(
+        title=(
+            f"3. Memory: streaming walk into JSON Lines ({', '.join(via)}), "
+            f"{params['months']} monthly windows, fresh process per run"
+        ),
+        header=["organization", "peak RSS MB", "records", "output MB", "wall s", "runs"],
+        rows=rows,
+        targets=[
+            Target(
+                f"memory: RSS growth {small:,} -> {large:,} users",
+                "< 25 MB",
+                f"{growth:.1f} MB",
+                growth < 25,
+            )
+        ],
+        notes=["peak RSS is ru_maxrss of the child process that did only that walk."],
+        numbers={"rss_mb": {str(k): v for k, v in rss.items()}, "growth_mb": growth},
+    )
+
+
+def _rate(runs: list[dict[str, Any]], params: dict[str, Any]) -> Summary:
+    rate = params["rate"]
+    achieved = _median([_rps(r) for r in runs])
+    peak = _median([r["server"]["max_in_one_second"] for r in runs])
+    rows = [
+        [
+            LABELS["ours"],
+            _fmt(rate),
+            _fmt(achieved, 1),
+            _fmt(achieved / rate, 3),
+            _fmt(peak),
+            _fmt(peak / rate, 3),
+            str(len(runs)),
+        ]
+    ]
+    return Summary(
+        title=(
+            f"4. Rate limit adherence: rate_limit={rate:g}, {params['requests']:,} requests, "
+            f"concurrency {params['concurrency']}"
+        ),
+        header=["contender", "R", "achieved/s", "vs R", "max in any 1 s", "vs R", "runs"],
+        rows=rows,
+        targets=[
+            Target(
+                "rate: max in any 1 s window",
+                "<= 1.05 R",
+                f"{peak / rate:.3f} R",
+                peak <= 1.05 * rate,
+            ),
+            Target(
+                "rate: achieved rate",
+                ">= 0.95 R",
+                f"{achieved / rate:.3f} R",
+                achieved >= 0.95 * rate,
+            ),
+        ],
+        notes=["max in any 1 s: the most request arrivals the server saw in a sliding 1 s window."],
+        numbers={"achieved": achieved, "max_in_one_second": peak},
+    )
+
+
+def _storm(runs: list[dict[str, Any]], params: dict[str, Any]) -> Summary:
+    rate = params["server_rate"]
+    rows = []
+    share: dict[str, float] = {}
+    achieved: dict[str, float] = {}
+    lost: dict[str, float] = {}
+    for contender in ("ours", "aiohttp", "httpx"):
+        mine = _by(runs, "contender", contender)
+        share[contender] = _median(
+            [r["server"]["rate_limited"] / max(1, r["server"]["total_requests"]) for r in mine]
+        )
+        achieved[contender] = _median([_rps(r) for r in mine])
+        lost[contender] = _median([params["requests"] - r["result"]["ok"] for r in mine])
+        rows.append(
+            [
+                LABELS[contender],
+                _fmt(achieved[contender], 1),
+                _fmt(achieved[contender] / rate, 3),
+                f"{share[contender] * 100:.1f} %",
+                _fmt(_median([r["server"]["total_requests"] for r in mine])),
+                _fmt(lost[contender]),
+                _fmt(_median([r["result"]["elapsed"] for r in mine]), 2),
+                str(len(mine)),
+            ]
+        )
+    return Summary(
+        title=(
+            f"5. 429 storm: server allows {rate:g} req/s, client unlimited, "
+            f"{params['requests']:,} requests, concurrency {params['concurrency']}"
+        ),
+        header=[
+            "contender",
+            "achieved/s",
+            "vs R",
+            "answered 429",
+            "attempts",
+            "lost",
+            "wall s",
+            "runs",
+        ],
+        rows=rows,
+        targets=[
+            Target(
+                "storm: share answered 429",
+                "< 5 %",
+                f"{share['ours'] * 100:.1f} %",
+                share["ours"] < 0.05,
+            ),
+            Target(
+                "storm: achieved rate",
+                "near R (>= 0.90 R)",
+                f"{achieved['ours'] / rate:.3f} R",
+                achieved["ours"] >= 0.9 * rate,
+            ),
+            Target("storm: requests lost", "0", f"{lost['ours']:.0f}", lost["ours"] == 0),
+        ],
+        notes=[
+            "The baselines retry a 429 after its Retry-After (whole seconds), each request on its "
+            "own; they lose nothing but hammer the server."
+        ],
+        numbers={"share_429": share, "achieved": achieved, "lost": lost},
+    )
+
+
+_SUMMARISERS = {
+    "overhead": _overhead,
+    "walk": _walk,
+    "memory": _memory,
+    "rate": _rate,
+    "storm": _storm,
+}
