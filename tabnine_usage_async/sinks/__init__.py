@@ -1,0 +1,177 @@
+"""Sinks: where backfill records go, as JSON Lines, CSV, SQLite or Parquet.
+
+Every sink follows one protocol, built for exactly-once output across crashes. ``write`` adds
+records (not yet durable); ``flush`` makes everything written so far durable and returns a
+*marker*, a short string describing exactly that durable state; ``close`` finalises the file.
+A caller that stores the marker in the same transaction that marks the written work done can,
+after being killed at any instant, reopen with ``open_sink(path, resume=marker)``: the sink
+drops whatever was written after that marker, so nothing is lost and nothing is doubled.
+
+========  ====================  ===============================================================
+Format    Marker                Resume
+========  ====================  ===============================================================
+jsonl     ``offset:<bytes>``    cut the file back to the offset (drops a torn last line)
+csv       ``offset:<bytes>``    the same; the header is written once, by a fresh start
+sqlite    ``rows:<count>``      nothing to cut: rows are upserts keyed on the record's key
+parquet   ``parts:<count>``     delete part files past the count; ``close`` joins the parts
+========  ====================  ===============================================================
+
+``resume=None`` starts a fresh, empty output and replaces any file already there.
+
+Example::
+
+    from tabnine_usage_async.sinks import open_sink, read_records
+
+    with open_sink("usage.csv") as sink:
+        sink.write(records)
+        marker = sink.flush()   # durable from here on
+    rows = read_records("usage.csv")
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from ..errors import InvalidParameterError
+from ..records import UsageRecord
+from ._common import SinkError, check_output_path
+from ._csv import CsvSink, read_csv
+from ._jsonl import JsonlSink, read_jsonl
+from ._parquet import PARQUET_MISSING, ParquetSink, read_parquet
+from ._sqlite import SqliteSink, read_sqlite
+
+__all__ = [
+    "FORMATS",
+    "PARQUET_MISSING",
+    "Sink",
+    "SinkError",
+    "format_for_path",
+    "open_sink",
+    "read_records",
+]
+
+#: Every output format, by name.
+FORMATS = ("csv", "jsonl", "parquet", "sqlite")
+
+_EXTENSIONS = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".csv": "csv",
+    ".sqlite": "sqlite",
+    ".sqlite3": "sqlite",
+    ".db": "sqlite",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+
+
+class Sink(Protocol):
+    """An open output: ``write`` records, ``flush`` for a durable marker, ``close`` to finish.
+
+    Attributes:
+        path: the output file.
+        format: one of ``FORMATS``.
+    """
+
+    path: Path
+    format: str
+
+    def write(self, records: Sequence[UsageRecord]) -> None:
+        """Add records to the output; they are durable only after the next ``flush``."""
+
+    def flush(self) -> str:
+        """Make everything written so far durable; return the marker of that state."""
+
+    def close(self) -> None:
+        """Finish the output file; safe to call twice. Only flushed data is guaranteed."""
+
+    def __enter__(self) -> Sink:
+        """The sink itself."""
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        """Close the sink."""
+
+
+def _allowed() -> str:
+    return ", ".join(FORMATS)
+
+
+def format_for_path(path: str | os.PathLike[str]) -> str:
+    """The format an output's extension names (case-insensitive).
+
+    Raises:
+        InvalidParameterError: the extension is none of the known ones.
+    """
+    suffix = Path(path).suffix.lower()
+    try:
+        return _EXTENSIONS[suffix]
+    except KeyError:
+        known = ", ".join(_EXTENSIONS)
+        raise InvalidParameterError(
+            f"cannot tell the output format of {os.fspath(path)!r} from its extension "
+            f"({known}); pass a format: {_allowed()}"
+        ) from None
+
+
+def _check_format(format: str | None, path: Path) -> str:
+    if format is None:
+        return format_for_path(path)
+    if format not in FORMATS:
+        raise InvalidParameterError(f"unknown output format {format!r}; use one of {_allowed()}")
+    return format
+
+
+_OPENERS: dict[str, Callable[..., Any]] = {
+    "csv": CsvSink,
+    "jsonl": JsonlSink,
+    "parquet": ParquetSink,
+    "sqlite": SqliteSink,
+}
+_READERS: dict[str, Callable[[Path], list[dict[str, Any]]]] = {
+    "csv": read_csv,
+    "jsonl": read_jsonl,
+    "parquet": read_parquet,
+    "sqlite": read_sqlite,
+}
+
+
+def open_sink(
+    path: str | os.PathLike[str], format: str | None = None, *, resume: str | None = None
+) -> Sink:
+    """Open an output for writing.
+
+    Args:
+        path: the output file; its folder must exist and be writable.
+        format: one of ``FORMATS``; by default the extension decides.
+        resume: a marker returned by ``flush`` of an earlier sink on the same path, to continue
+            exactly from that durable state; ``None`` starts an empty output, replacing any file.
+
+    Raises:
+        InvalidParameterError: unknown format or extension, an unusable path, or Parquet without
+            pyarrow installed.
+        SinkError: the output cannot be resumed at ``resume`` (missing, shortened or changed).
+    """
+    target = Path(path)
+    fmt = _check_format(format, target)
+    check_output_path(target)
+    sink: Sink = _OPENERS[fmt](target, resume=resume)
+    return sink
+
+
+def read_records(path: str | os.PathLike[str], format: str | None = None) -> list[dict[str, Any]]:
+    """Read a finished output back as rows shaped like ``UsageRecord.to_row()``.
+
+    ``team_ids`` is a list, ``extra`` a dict and date-times ``...Z`` strings, whatever the format,
+    so outputs of different formats compare equal. SQLite rows come in insertion order.
+    """
+    target = Path(path)
+    return _READERS[_check_format(format, target)](target)

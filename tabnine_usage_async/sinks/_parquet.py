@@ -1,0 +1,288 @@
+"""Parquet output (needs pyarrow): durable part files while running, one final file at close.
+
+A Parquet file cannot be appended to, and a writer killed mid-way leaves a file without its
+footer, which no reader accepts. So each ``flush`` writes the records buffered since the previous
+flush as one complete part file, ``<output>.parts/part-00000.parquet``, ``part-00001...``, made
+atomic by writing a temporary name, fsyncing and renaming; the marker ``parts:<n>`` names the
+committed prefix. A resumed run deletes every part past the marker.
+
+``close`` streams the parts, in order, into ``<output>`` (again via a temporary file and an atomic
+rename), then removes the parts folder. The final file records how many rows each part had (schema
+metadata ``tabnine_usage_async.part_rows``), so a re-run of a finished job rebuilds the committed
+parts from it and carries on. Readers only ever see a complete file: the previous one or the new.
+
+``extra`` is stored as JSON text, because arbitrary JSON has no fixed Parquet type. Date-times
+are whole seconds in an Arrow ``timestamp("s", tz="UTC")``; Parquet itself has no seconds unit,
+so the file stores them as UTC milliseconds and readers see ``timestamp[ms, tz=UTC]``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidParameterError
+from ..records import RECORD_FIELDS, UsageRecord
+from ..windows import format_datetime
+from ._common import ClosingSink, SinkError, fsync_dir, make_marker, parse_marker, remove_file
+
+__all__ = ["PARQUET_MISSING", "ParquetSink", "parquet_schema", "read_parquet"]
+
+#: The message when pyarrow is not installed.
+PARQUET_MISSING = "Parquet output needs pyarrow: pip install 'tabnine-usage-async[parquet]'"
+
+_UNIT = "parts"
+_PART_ROWS = b"tabnine_usage_async.part_rows"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_SECOND = timedelta(seconds=1)
+_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def _pyarrow() -> tuple[Any, Any]:
+    """``(pyarrow, pyarrow.parquet)``, imported only when Parquet is used."""
+    try:
+        import pyarrow
+        import pyarrow.parquet
+    except ImportError:
+        raise InvalidParameterError(PARQUET_MISSING) from None
+    return pyarrow, pyarrow.parquet
+
+
+def parquet_schema() -> Any:
+    """The ``pyarrow.Schema`` of a Parquet output, one field per ``RECORD_FIELDS`` entry."""
+    pa, _ = _pyarrow()
+    timestamp = pa.timestamp("s", tz="UTC")
+    return pa.schema(
+        [
+            pa.field("scope", pa.string(), nullable=False),
+            pa.field("organization_id", pa.string(), nullable=False),
+            pa.field("team_id", pa.string()),
+            pa.field("team_ids", pa.list_(pa.string()), nullable=False),
+            pa.field("user_id", pa.string()),
+            pa.field("user_email", pa.string()),
+            pa.field("granularity", pa.string(), nullable=False),
+            pa.field("period_start", timestamp, nullable=False),
+            pa.field("period_end", timestamp, nullable=False),
+            pa.field("active_users", pa.int64()),
+            pa.field("productivity_factor", pa.float64()),
+            pa.field("code_completions_active_users", pa.int64()),
+            pa.field("code_completions", pa.int64()),
+            pa.field("code_completions_chars", pa.int64()),
+            pa.field("code_completions_keystrokes", pa.int64()),
+            pa.field("code_completions_lines", pa.int64()),
+            pa.field("automation_factor", pa.float64()),
+            pa.field("chat_active_users", pa.int64()),
+            pa.field("chat_interactions", pa.int64()),
+            pa.field("chat_useful_interactions", pa.int64()),
+            pa.field("chat_lines", pa.int64()),
+            pa.field("chat_chars", pa.int64()),
+            pa.field("chat_consumption_rate", pa.float64()),
+            pa.field("extra", pa.string(), nullable=False),
+        ]
+    )
+
+
+def _column(records: Sequence[UsageRecord], name: str) -> list[Any]:
+    values = [getattr(r, name) for r in records]
+    if name in ("period_start", "period_end"):
+        # Whole seconds, floored, exactly as format_datetime() writes them elsewhere.
+        return [(v - _EPOCH) // _SECOND for v in values]
+    if name == "team_ids":
+        return [list(v) for v in values]
+    if name == "extra":
+        return [_json(dict(v)) for v in values]
+    return values
+
+
+def _table(records: Sequence[UsageRecord], schema: Any) -> Any:
+    pa, _ = _pyarrow()
+    arrays = [pa.array(_column(records, f.name), type=f.type) for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as file:
+        os.fsync(file.fileno())
+
+
+def _remove_tree(folder: Path) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+
+
+def _part_name(index: int) -> str:
+    return f"part-{index:05d}.parquet"
+
+
+def _part_index(path: Path) -> int | None:
+    """The index of a committed part file, or None for any other name."""
+    name = path.name
+    if name.startswith("part-") and name.endswith(".parquet"):
+        digits = name[len("part-") : -len(".parquet")]
+        if digits.isdigit() and name == _part_name(int(digits)):
+            return int(digits)
+    return None
+
+
+class ParquetSink(ClosingSink):
+    """Writes one part file per ``flush`` and the final ``<output>`` at ``close``.
+
+    Markers are ``parts:<number of committed part files>``.
+    """
+
+    format = "parquet"
+
+    def __init__(self, path: Path, *, resume: str | None) -> None:
+        _, self._pq = _pyarrow()
+        self.path = path
+        self._schema = parquet_schema()
+        self._parts_dir = path.with_name(path.name + ".parts")
+        self._buffer: list[UsageRecord] = []
+        self._closed = False
+        # Leftovers of an interrupted close, restore or final write.
+        _remove_tree(self._trash_dir)
+        _remove_tree(self._restore_dir)
+        remove_file(self._final_tmp)
+        if resume is None:
+            _remove_tree(self._parts_dir)
+            remove_file(path)
+            self._parts_dir.mkdir()
+            fsync_dir(path.parent)
+            self._parts = 0
+        else:
+            committed = parse_marker(resume, _UNIT, path)
+            if not self._parts_dir.is_dir():
+                self._restore_parts(committed)
+            self._parts = self._cut_back(committed)
+
+    @property
+    def _trash_dir(self) -> Path:
+        return self.path.with_name(self.path.name + ".parts.trash")
+
+    @property
+    def _restore_dir(self) -> Path:
+        return self.path.with_name(self.path.name + ".parts.restore")
+
+    @property
+    def _final_tmp(self) -> Path:
+        return self.path.with_name(self.path.name + ".tmp")
+
+    def _committed_parts(self) -> dict[int, Path]:
+        parts: dict[int, Path] = {}
+        for entry in self._parts_dir.iterdir():
+            index = _part_index(entry)
+            if index is not None:
+                parts[index] = entry
+            elif entry.name.endswith(".tmp"):
+                entry.unlink()  # a part whose write was cut short: never committed
+        return parts
+
+    def _cut_back(self, committed: int) -> int:
+        parts = self._committed_parts()
+        missing = [i for i in range(committed) if i not in parts]
+        if missing:
+            raise SinkError(
+                f"cannot resume {self.path}: committed part {_part_name(missing[0])} is missing "
+                f"from {self._parts_dir}; delete the checkpoint to start over"
+            )
+        extra = [path for index, path in parts.items() if index >= committed]
+        for path in extra:
+            path.unlink()
+        if extra:
+            fsync_dir(self._parts_dir)
+        return committed
+
+    def _restore_parts(self, committed: int) -> None:
+        """Split a finished output back into its first ``committed`` parts."""
+        advice = "delete the checkpoint to start over"
+        if not self.path.exists():
+            raise SinkError(f"cannot resume {self.path}: the file is missing; {advice}")
+        try:
+            table = self._pq.read_table(self.path)
+        except Exception as exc:  # pyarrow raises several types for a damaged file
+            raise SinkError(
+                f"cannot resume {self.path}: unreadable Parquet ({exc}); {advice}"
+            ) from None
+        metadata = table.schema.metadata or {}
+        if _PART_ROWS not in metadata:
+            raise SinkError(f"cannot resume {self.path}: it was not written by this tool; {advice}")
+        part_rows: list[int] = json.loads(metadata[_PART_ROWS])
+        if len(part_rows) < committed:
+            raise SinkError(
+                f"cannot resume {self.path}: it holds {len(part_rows)} parts but {committed} were "
+                f"committed; {advice}"
+            )
+        table = table.replace_schema_metadata(None)
+        self._restore_dir.mkdir()
+        offset = 0
+        for index, rows in enumerate(part_rows[:committed]):
+            part = self._restore_dir / _part_name(index)
+            self._pq.write_table(table.slice(offset, rows), part)
+            _fsync_file(part)
+            offset += rows
+        fsync_dir(self._restore_dir)
+        # The folder appears whole or not at all.
+        os.replace(self._restore_dir, self._parts_dir)
+        fsync_dir(self.path.parent)
+
+    def _live(self) -> None:
+        if self._closed:
+            raise SinkError(f"{self.path} is closed")
+
+    def write(self, records: Sequence[UsageRecord]) -> None:
+        """Buffer the records in memory until the next ``flush``."""
+        self._live()
+        self._buffer.extend(records)
+
+    def flush(self) -> str:
+        """Write the buffered records as the next part file and return ``parts:<count>``."""
+        self._live()
+        if self._buffer:
+            part = self._parts_dir / _part_name(self._parts)
+            tmp = part.with_name(part.name + ".tmp")
+            self._pq.write_table(_table(self._buffer, self._schema), tmp)
+            _fsync_file(tmp)
+            os.replace(tmp, part)
+            fsync_dir(self._parts_dir)
+            self._parts += 1
+            self._buffer.clear()
+        return make_marker(_UNIT, self._parts)
+
+    def close(self) -> None:
+        """Flush, write ``<output>`` from every part in order, then remove the parts folder."""
+        if self._closed:
+            return
+        self.flush()
+        self._closed = True
+        parts = [self._parts_dir / _part_name(i) for i in range(self._parts)]
+        part_rows = [self._pq.read_metadata(p).num_rows for p in parts]
+        schema = self._schema.with_metadata({_PART_ROWS: json.dumps(part_rows).encode()})
+        with self._pq.ParquetWriter(self._final_tmp, schema) as writer:
+            for part in parts:
+                writer.write_table(self._pq.read_table(part, schema=self._schema))
+        _fsync_file(self._final_tmp)
+        os.replace(self._final_tmp, self.path)
+        fsync_dir(self.path.parent)
+        # Renamed first so a kill half-way through the delete never leaves a partial parts folder.
+        os.replace(self._parts_dir, self._trash_dir)
+        fsync_dir(self.path.parent)
+        shutil.rmtree(self._trash_dir)
+
+
+def read_parquet(path: Path) -> list[dict[str, Any]]:
+    """Every row of a Parquet output as a row dict with the record's value types."""
+    _, pq = _pyarrow()
+    table = pq.read_table(path)
+    if table.schema.names != list(RECORD_FIELDS):
+        raise SinkError(f"{path} does not have the columns of a usage output")
+    rows: list[dict[str, Any]] = table.to_pylist()
+    for row in rows:
+        row["period_start"] = format_datetime(row["period_start"])
+        row["period_end"] = format_datetime(row["period_end"])
+        row["extra"] = json.loads(row["extra"])
+    return rows
