@@ -692,7 +692,7 @@ def usage_records(draw: st.DrawFn) -> UsageRecord:
 
 @pytest.mark.parametrize("text_fmt", ["csv", "jsonl"])
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(recs=st.lists(usage_records(), max_size=5))
 def test_text_formats_round_trip_anything(

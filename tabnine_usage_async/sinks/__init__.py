@@ -130,7 +130,8 @@ def _check_format(format: str | None, path: Path) -> str:
     return format
 
 
-_OPENERS: dict[str, Callable[..., Any]] = {
+# Typed as returning Sink so the type checker proves every class implements the protocol.
+_OPENERS: dict[str, Callable[..., Sink]] = {
     "csv": CsvSink,
     "jsonl": JsonlSink,
     "parquet": ParquetSink,
@@ -163,8 +164,7 @@ def open_sink(
     target = Path(path)
     fmt = _check_format(format, target)
     check_output_path(target)
-    sink: Sink = _OPENERS[fmt](target, resume=resume)
-    return sink
+    return _OPENERS[fmt](target, resume=resume)
 
 
 def read_records(path: str | os.PathLike[str], format: str | None = None) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ _UNIT = "parts"
 _PART_ROWS = b"tabnine_usage_async.part_rows"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _SECOND = timedelta(seconds=1)
+_ROW_GROUP = 128 * 1024
 _json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
@@ -217,7 +218,7 @@ class ParquetSink(ClosingSink):
                 f"cannot resume {self.path}: it holds {len(part_rows)} parts but {committed} were "
                 f"committed; {advice}"
             )
-        table = table.replace_schema_metadata(None)
+        table = table.replace_schema_metadata(None).cast(self._schema)
         self._restore_dir.mkdir()
         offset = 0
         for index, rows in enumerate(part_rows[:committed]):
@@ -262,9 +263,17 @@ class ParquetSink(ClosingSink):
         parts = [self._parts_dir / _part_name(i) for i in range(self._parts)]
         part_rows = [self._pq.read_metadata(p).num_rows for p in parts]
         schema = self._schema.with_metadata({_PART_ROWS: json.dumps(part_rows).encode()})
+        pa, _ = _pyarrow()
         with self._pq.ParquetWriter(self._final_tmp, schema) as writer:
+            # Parts hold a few seconds of work each; regroup them so readers get large row groups.
+            batch: list[Any] = []
             for part in parts:
-                writer.write_table(self._pq.read_table(part, schema=self._schema))
+                batch.append(self._pq.read_table(part, schema=self._schema))
+                if sum(t.num_rows for t in batch) >= _ROW_GROUP:
+                    writer.write_table(pa.concat_tables(batch), row_group_size=_ROW_GROUP)
+                    batch = []
+            if batch or not parts:
+                writer.write_table(pa.concat_tables(batch) if batch else _table([], self._schema))
         _fsync_file(self._final_tmp)
         os.replace(self._final_tmp, self.path)
         fsync_dir(self.path.parent)
