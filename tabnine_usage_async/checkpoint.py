@@ -153,7 +153,10 @@ class Checkpoint:
             )
         wanted = _canonical(job)
         try:
-            conn = sqlite3.connect(target, isolation_level=None, timeout=_LOCK_TIMEOUT)
+            # Commits may run in a worker thread; one run never commits concurrently.
+            conn = sqlite3.connect(
+                target, isolation_level=None, timeout=_LOCK_TIMEOUT, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             raise CheckpointError(f"cannot open checkpoint {target}: {exc}") from None
         try:

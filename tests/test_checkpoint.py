@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -230,3 +231,10 @@ def test_repr_names_the_file_only(path: Path) -> None:
     """The repr shows the path, nothing from the job."""
     with Checkpoint.open(path, job=JOB) as checkpoint:
         assert repr(checkpoint) == f"Checkpoint({str(path)!r})"
+
+
+def test_commit_from_a_worker_thread(path: Path) -> None:
+    """A commit may run in another thread than the open, e.g. off an event loop."""
+    with Checkpoint.open(path, job=JOB) as checkpoint, ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(checkpoint.commit, done=["a"], failed={}, sink_marker="m").result()
+        assert checkpoint.done_units() == {"a"}

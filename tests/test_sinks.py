@@ -14,6 +14,7 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -715,3 +716,15 @@ def test_every_format_reads_back_the_same_rows(tmp_path: Path) -> None:
         outputs[fmt] = sorted(read_records(out_path(tmp_path, fmt)), key=row_key)
     first, *rest = outputs.values()
     assert all(other == first for other in rest)
+
+
+def test_sink_can_be_driven_from_worker_threads(tmp_path: Path, fmt: str) -> None:
+    """Writes and flushes may run in other threads than the open, one at a time."""
+    path = out_path(tmp_path, fmt)
+    sink = open_sink(path)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(sink.write, records(0, 3)).result()
+        pool.submit(sink.flush).result()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(sink.close).result()
+    assert read(path, fmt) == expect(records(0, 3), fmt)

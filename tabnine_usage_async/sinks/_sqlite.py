@@ -67,8 +67,9 @@ def _params(record: UsageRecord) -> tuple[Any, ...]:
 
 
 def _connect(path: Path, *, writing: bool = True) -> sqlite3.Connection:
-    # Autocommit mode: transactions are begun and committed explicitly below.
-    conn = sqlite3.connect(path, isolation_level=None)
+    # Autocommit mode: transactions are begun and committed explicitly below. Any thread may
+    # drive the sink (e.g. flushes moved off the event loop); calls are never concurrent.
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         if writing:
             conn.execute("PRAGMA journal_mode=WAL")
