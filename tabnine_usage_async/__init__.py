@@ -18,6 +18,7 @@ Example::
 from ._transport import ClientStats
 from ._version import __version__
 from ._wire import RetryPolicy
+from .backfill import BackfillSummary, backfill
 from .client import DEFAULT_BASE_URL, TabnineClient
 from .errors import (
     APIStatusError,
@@ -64,6 +65,7 @@ __all__ = [
     "APIStatusError",
     "AccountUtilization",
     "AuthenticationError",
+    "BackfillSummary",
     "BadRequestError",
     "ChatUsage",
     "ClientClosedError",
@@ -107,6 +109,7 @@ __all__ = [
     "Window",
     "WorkUnit",
     "__version__",
+    "backfill",
     "split_windows",
     "walk_usage",
 ]
