@@ -116,8 +116,13 @@ class FailedUnit:
 
 @attrs.define
 class WalkProgress:
-    """Live counters of a walk, for progress bars."""
+    """Live counters of a walk, for progress bars.
 
+    ``units_total`` is ``None`` until every entity has been listed, then the number of units
+    the walk covers (skipped ones included), so a progress bar can show a total and an ETA.
+    """
+
+    units_total: int | None = None
     units_planned: int = 0
     units_skipped: int = 0
     units_done: int = 0
@@ -327,12 +332,15 @@ class UsageWalk:
     ) -> None:
         if "organization" in self.scopes:
             await self._submit(units, Entity("organization", org_id))
+        windows = len(self.windows)
         if "team" not in self.scopes and "user" not in self.scopes:
+            self.progress.units_total = self.progress.units_planned
             self.progress.listing_done = True
             return
         try:
             teams = [team async for team in self._client.iter_teams()]
         except TabnineError as exc:
+            self.progress.units_total = self.progress.units_planned
             await self._fail(results, "list|teams", exc)
             return
         members: dict[str, Entity] = {}
@@ -342,6 +350,9 @@ class UsageWalk:
             if "team" in self.scopes:
                 for team in teams:
                     await self._submit(units, Entity("team", team.id))
+        team_units = len(teams) * windows if "team" in self.scopes else 0
+        org_units = windows if "organization" in self.scopes else 0
+        self.progress.units_total = org_units + team_units + len(members) * windows
         self.progress.listing_done = True
         for entity in members.values():
             await self._submit(units, entity)

@@ -306,3 +306,14 @@ def test_parse_scopes(value: Any, expected: tuple[str, ...]) -> None:
 def test_parse_window(value: Any, expected: Any) -> None:
     """Windows accept the calendar units, none, or a timedelta."""
     assert parse_window(value) == expected
+
+
+async def test_progress_total_is_known_once_listing_ends(fake: FakeTabnine) -> None:
+    """units_total is None while listing and then equals every unit the walk covers."""
+    async with client_for(fake) as client:
+        walk = walk_usage(client, START, END, window="month")
+        assert walk.progress.units_total is None
+        async for _ in walk:
+            pass
+    entities = 1 + len(fake.dataset.teams) + len(fake.dataset.users)
+    assert walk.progress.units_total == entities * 2 == walk.progress.units_done
