@@ -1,0 +1,101 @@
+"""``backfill --dry-run``: list the organization like the backfill would, fetch no usage, and
+print what would be fetched with an estimate of how long it would take."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import TYPE_CHECKING
+
+import attrs
+
+from ..client import TabnineClient
+from ..windows import format_datetime
+from ._listing import Lister
+
+if TYPE_CHECKING:
+    from ._backfill import BackfillPlan
+
+__all__ = ["dry_run"]
+
+
+@attrs.frozen
+class Census:
+    """What a walk of the organization would fetch, from its listings alone."""
+
+    counts: dict[str, int]  # entities per scope
+    listing_requests: int
+    latency: float  # mean seconds per listing request
+
+    def units(self, windows: int) -> int:
+        """Usage requests: every entity over every window."""
+        return sum(self.counts.values()) * windows
+
+
+async def census(client: TabnineClient, plan: BackfillPlan) -> Census:
+    """List the organization, its teams and their users the way the walk does, and count."""
+    requests_before = client.stats.requests
+    lister = Lister(client)
+
+    async def organization() -> list[str]:
+        async with lister.timed():
+            return [(await client.get_organization()).id]
+
+    await organization()
+    team_ids = await lister.team_ids() if {"team", "user"} & set(plan.scopes) else []
+    user_ids: dict[str, None] = {}
+    if "user" in plan.scopes:
+        if plan.include_unassigned:
+            listed, loners = await asyncio.gather(lister.members(team_ids), lister.unassigned())
+        else:
+            listed, loners = await lister.members(team_ids), []
+        for users in [*listed, loners]:
+            user_ids.update(dict.fromkeys(user.id for user in users))
+    listing_requests = client.stats.requests - requests_before
+    counts = {
+        "organization": 1 if "organization" in plan.scopes else 0,
+        "team": len(team_ids) if "team" in plan.scopes else 0,
+        "user": len(user_ids),
+    }
+    latency = lister.busy / listing_requests if listing_requests else 0.0
+    return Census(counts, listing_requests, latency)
+
+
+async def dry_run(client: TabnineClient, args: argparse.Namespace, plan: BackfillPlan) -> None:
+    """List the organization like the backfill would; print the plan and a duration estimate."""
+    found = await census(client, plan)
+    usage_requests = found.units(len(plan.windows))
+    by_concurrency = usage_requests * found.latency / client.max_concurrency
+    by_rate = usage_requests / args.rate_limit if args.rate_limit else 0.0
+    estimate = max(by_concurrency, by_rate)
+    limit = f"{args.rate_limit:g} requests/s" if args.rate_limit else "no rate limit"
+    bound = "the rate limit" if by_rate > by_concurrency else "the latency"
+    counts = found.counts
+    print(
+        "dry run: listed the organization; no usage was fetched\n"
+        f"  organization: {counts['organization']}\n"
+        f"  teams: {counts['team']}\n"
+        f"  users: {counts['user']}"
+        f"{'' if plan.include_unassigned else ' (users in no team left out)'}\n"
+        f"  windows: {len(plan.windows)} ({plan.window_name}) over "
+        f"{format_datetime(plan.start)} .. {format_datetime(plan.end)}, "
+        f"granularity {plan.granularity.value}\n"
+        f"  usage requests: {usage_requests}\n"
+        f"  listing requests: {found.listing_requests}, "
+        f"mean latency {found.latency * 1000:.1f} ms\n"
+        f"  estimated duration: {duration(estimate)} at concurrency {client.max_concurrency}, "
+        f"{limit} (bound by {bound})\n"
+        f"  output: {plan.output} ({plan.format}), checkpoint: {plan.checkpoint}",
+        flush=True,
+    )
+
+
+def duration(seconds: float) -> str:
+    """A duration for people: seconds, minutes and seconds, or hours and minutes."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes} min"
