@@ -15,6 +15,8 @@ Rules every hook follows:
 from __future__ import annotations
 
 import math
+import types
+import typing
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, timezone
 from functools import lru_cache
@@ -120,6 +122,8 @@ def _structure_bool(value: Any, _: object) -> bool:
 
 
 def _structure_count(value: Any, _: object) -> int:
+    if type(value) is int and 0 <= value <= _INT64_MAX:  # the common case, checked first
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"expected a non-negative integer, got {_type_name(value)}")
     if isinstance(value, float):
@@ -134,6 +138,8 @@ def _structure_count(value: Any, _: object) -> int:
 
 
 def _structure_float(value: Any, _: object) -> float:
+    if type(value) is float and math.isfinite(value):  # the common case, checked first
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"expected a number, got {_type_name(value)}")
     result = float(value)
@@ -142,10 +148,15 @@ def _structure_float(value: Any, _: object) -> float:
     return result
 
 
+# Reports repeat the same few period boundaries in every block of every response, and datetimes
+# are immutable, so parsed values are shared. Failures are not cached (they raise).
+_parse_datetime_cached = lru_cache(maxsize=4096)(parse_datetime)
+
+
 def _structure_datetime(value: Any, _: object) -> datetime:
     if not isinstance(value, str):
         raise TypeError(f"expected an RFC 3339 date-time string, got {_type_name(value)}")
-    return parse_datetime(value)
+    return _parse_datetime_cached(value)
 
 
 def _unstructure_datetime(value: datetime) -> str:
@@ -185,6 +196,65 @@ def _require_object(value: Any) -> dict[str, Any]:
 # -- hooks for attrs classes --------------------------------------------------------------------
 
 
+def _optional_inner(typ: Any) -> Any:
+    """``X`` for ``X | None`` (``Optional[X]``), else ``None``."""
+    if typing.get_origin(typ) not in (typing.Union, types.UnionType):
+        return None
+    args = typing.get_args(typ)
+    if len(args) != 2 or type(None) not in args:
+        return None
+    return args[0] if args[1] is type(None) else args[1]
+
+
+def _lean_structure(conv: cattrs.Converter, cls: type, renames: Mapping[str, str]) -> Any:
+    """A structure hook for the fast converter: one pass over the wire keys, hooks resolved once.
+
+    It accepts exactly what cattrs' generated hook accepts (the same per-field hooks; ``None``
+    for an optional field; a missing required field fails when the class is built) and builds
+    the same object, without cattrs' per-field dispatch. Any failure sends ``decode`` to the
+    detailed converter, which names the field.
+    """
+    fields = [a for a in attrs.fields(cls) if a.name != "extra"]
+    wire_names = {renames.get(a.name, a.name): a for a in fields}
+    resolved: dict[str, tuple[str, Callable[[Any, Any], Any], Any, bool]] = {}
+
+    def resolve() -> None:
+        # Lazily, so hooks registered after this class (nested models) are the ones used.
+        hints = typing.get_type_hints(cls)
+        for wire, attribute in wire_names.items():
+            typ = hints[attribute.name]
+            inner = _optional_inner(typ)
+            target = typ if inner is None else inner
+            resolved[wire] = (
+                attribute.name,
+                conv.get_structure_hook(target),
+                target,
+                inner is not None,
+            )
+
+    def structure(value: Any, _: object) -> Any:
+        if not resolved:
+            resolve()
+        if not isinstance(value, dict):
+            raise TypeError(f"expected an object, got {_type_name(value)}")
+        kwargs: dict[str, Any] = {}
+        extras: dict[str, Any] | None = None
+        for key, item in value.items():
+            spec = resolved.get(key)
+            if spec is None:
+                if extras is None:
+                    extras = {}
+                extras[key] = item
+                continue
+            name, hook, target, optional = spec
+            kwargs[name] = None if optional and item is None else hook(item, target)
+        if extras:
+            kwargs["extra"] = extras
+        return cls(**kwargs)
+
+    return structure
+
+
 def _register_class(conv: cattrs.Converter, cls: type, renames: Mapping[str, str]) -> None:
     """Generate fast structure/unstructure hooks that rename keys and keep unknown ones."""
     names = [a.name for a in attrs.fields(cls) if a.name != "extra"]
@@ -219,7 +289,11 @@ def _register_class(conv: cattrs.Converter, cls: type, renames: Mapping[str, str
         wire = base_unstructure(obj)
         return {**obj.extra, **wire} if obj.extra else wire
 
-    conv.register_structure_hook(cls, structure)
+    if detailed:
+        conv.register_structure_hook(cls, structure)
+    else:
+        # Every response goes through the fast converter: skip cattrs' per-field dispatch there.
+        conv.register_structure_hook(cls, _lean_structure(conv, cls, renames))
     conv.register_unstructure_hook(cls, unstructure)
 
 

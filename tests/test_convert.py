@@ -203,6 +203,65 @@ def test_round_trip(cls: type, data: st.DataObject) -> None:
     assert decode(wire, cls, endpoint="/test") == model
 
 
+DETAILED = make_converter(detailed_validation=True)
+
+
+@pytest.mark.parametrize("cls", list(MODELS), ids=lambda c: c.__name__)
+@settings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_fast_and_detailed_converters_agree(cls: type, data: st.DataObject) -> None:
+    """The fast converter's lean hooks build exactly what the detailed converter builds."""
+    wire = CONV.unstructure(data.draw(MODELS[cls]))
+    assert CONV.structure(wire, cls) == DETAILED.structure(wire, cls)
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"},
+        {"from": "2026-01-01T00:00:00Z", "to": "nope", "activeUsers": 1},
+        {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z", "activeUsers": True},
+        {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z", "activeUsers": -1},
+        {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z", "activeUsers": 2**63},
+        {"from": 5, "to": "2026-01-02T00:00:00Z", "activeUsers": 1},
+        {
+            "from": "2026-01-01T00:00:00Z",
+            "to": "2026-01-02T00:00:00Z",
+            "activeUsers": 1,
+            "productivityFactor": float("nan"),
+        },
+        {
+            "from": "2026-01-01T00:00:00Z",
+            "to": "2026-01-02T00:00:00Z",
+            "activeUsers": 1,
+            "chat": {"interactions": "2"},
+        },
+    ],
+)
+def test_fast_converter_refuses_what_the_detailed_one_refuses(block: dict[str, Any]) -> None:
+    """Missing fields, wrong types and out-of-range numbers fail on the fast path too."""
+    with pytest.raises(Exception):  # noqa: B017, PT011 - any failure sends decode to the details
+        CONV.structure(block, UsageBlock)
+    with pytest.raises(DecodeError):
+        decode(block, UsageBlock, endpoint="/test")
+
+
+def test_repeated_datetimes_are_shared() -> None:
+    """Equal date-time strings decode to one shared (immutable) datetime object."""
+    first = decode(
+        {"from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z", "activeUsers": 0},
+        UsageBlock,
+        endpoint="/test",
+    )
+    second = decode(
+        {"from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z", "activeUsers": 0},
+        UsageBlock,
+        endpoint="/test",
+    )
+    assert first.start is second.start
+    assert first.start == datetime(2026, 3, 1, tzinfo=UTC)
+
+
 @settings(max_examples=80, deadline=None)
 @given(
     extra=extras("from", "to", "activeUsers", "productivityFactor", "codeCompletions", "chat"),
