@@ -63,6 +63,8 @@ def client_options(args: argparse.Namespace) -> dict[str, Any]:
         options["timeout"] = args.timeout
     if args.max_retries is not None:
         options["max_retries"] = args.max_retries
+    if args.page_size is not None:
+        options["page_size"] = args.page_size
     return options
 
 

@@ -126,6 +126,13 @@ def _add_common_options(parser: argparse.ArgumentParser, *, top_level: bool) -> 
         help="retries of a transient failure (default: 5)",
     )
     connection.add_argument(
+        "--page-size",
+        metavar="N",
+        type=_positive_int,
+        default=default(None),
+        help="items asked for per page of a listing (default: 100)",
+    )
+    connection.add_argument(
         "--allow-insecure-http",
         action="store_true",
         default=default(False),
