@@ -184,11 +184,25 @@ def _describe(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
-def _only_error(group: BaseException) -> BaseException:
-    # anyio wraps task errors in ExceptionGroups; callers want the one error that stopped the walk.
-    while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
-        group = group.exceptions[0]
-    return group
+def _leaves(error: BaseException) -> Iterator[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield error
+
+
+def _only_error(error: BaseException) -> BaseException:
+    """The one error that stopped the walk, out of anyio's exception groups.
+
+    Two units can fail at the same instant; the caller still gets one typed error (the first
+    TabnineError, else the first real error), not a group of them.
+    """
+    leaves = [e for e in _leaves(error) if not isinstance(e, asyncio.CancelledError)]
+    for leaf in leaves:
+        if isinstance(leaf, TabnineError):
+            return leaf
+    return leaves[0] if leaves else error
 
 
 class UsageWalk:

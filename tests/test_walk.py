@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import AsyncIterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -317,3 +318,22 @@ async def test_progress_total_is_known_once_listing_ends(fake: FakeTabnine) -> N
             pass
     entities = 1 + len(fake.dataset.teams) + len(fake.dataset.users)
     assert walk.progress.units_total == entities * 2 == walk.progress.units_done
+
+
+def test_only_error_picks_one_typed_error_from_a_group() -> None:
+    """Simultaneous failures surface as one typed error, not an exception group."""
+    from tabnine_usage_async.orchestrator import _only_error
+
+    if sys.version_info >= (3, 11):
+        from builtins import BaseExceptionGroup, ExceptionGroup
+    else:
+        from exceptiongroup import BaseExceptionGroup, ExceptionGroup
+
+    first, second = ServerError("a", status=503), ServerError("b", status=500)
+    group = BaseExceptionGroup(
+        "x", [asyncio.CancelledError(), ExceptionGroup("y", [first, second])]
+    )
+    assert _only_error(group) is first
+    other = RuntimeError("boom")
+    assert _only_error(ExceptionGroup("z", [other])) is other
+    assert _only_error(first) is first
