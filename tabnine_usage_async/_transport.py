@@ -67,6 +67,7 @@ class _Response:
     body: bytes
     retry_after: str | None
     location: str | None
+    sent: float
 
 
 class Transport:
@@ -143,6 +144,7 @@ class Transport:
             except TransportError as exc:
                 failure: TransportError | APIStatusError = exc
                 retryable = True
+                pause_everyone = False
             else:
                 if 200 <= response.status < 300:
                     return _parse_json(response.body, endpoint)
@@ -156,13 +158,15 @@ class Transport:
                     location=response.location,
                 )
                 retryable = should_retry_status(response.status)
+                # A 429 while already throttled only lowers the learned rate (AdaptiveRate).
+                pause_everyone = response.status == 429 and self.limits.throttled(response.sent)
             if not retryable or retry >= self._policy.max_retries:
                 self.stats.failures += 1
                 raise failure
             delay = retry_delay(
                 self._policy, retry, retry_after=retry_after, jitter=self._random.random()
             )
-            if isinstance(failure, APIStatusError) and failure.status == 429:
+            if pause_everyone:
                 # Everyone waits, not only this task: the server is throttling the client.
                 self.limits.gate.pause(delay)
             retry += 1
@@ -173,7 +177,7 @@ class Transport:
     async def _attempt(self, url: URL, shown: str, retry: int) -> _Response:
         session = self._session
         assert session is not None  # guaranteed by the "open" state
-        async with self.limits.slot():
+        async with self.limits.slot() as sent:
             self.stats.requests += 1
             started = time.perf_counter()
             try:
@@ -184,13 +188,17 @@ class Transport:
                     status = resp.status
                     headers = resp.headers
             except (asyncio.TimeoutError, TimeoutError):
+                self.limits.passed(sent)
                 raise RequestTimeoutError(
                     f"no complete response within {self._timeout.total}s", path=shown
                 ) from None
             except aiohttp.ClientError as exc:
+                self.limits.passed(sent)
                 raise TransportError(_describe(exc), path=shown) from None
         if status == 429:
             self.stats.rate_limited += 1
+        else:
+            self.limits.passed(sent)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "GET %s -> %d attempt=%d %.1fms",
@@ -199,7 +207,7 @@ class Transport:
                 retry + 1,
                 (time.perf_counter() - started) * 1000,
             )
-        return _Response(status, body, headers.get("Retry-After"), headers.get("Location"))
+        return _Response(status, body, headers.get("Retry-After"), headers.get("Location"), sent)
 
 
 def _describe(exc: aiohttp.ClientError) -> str:

@@ -117,6 +117,22 @@ async def test_server_rate_limit_is_survived_with_retry_after() -> None:
             assert client.stats.rate_limited == fake.stats.rate_limited > 0
 
 
+async def test_client_learns_the_server_rate_after_a_429() -> None:
+    """An unlimited client refused by a rate-limited server throttles itself and loses nothing."""
+    # With 20 ms of latency, 32 requests are in flight when the limit is reached.
+    async with serve_fake_tabnine(teams=2, users=10, seed=3, rate_limit=30, latency=20) as fake:
+        policy = RetryPolicy(max_retries=8, base_delay=0.05, max_delay=0.5, max_retry_after=1)
+        async with client_for(fake, retry_policy=policy, max_concurrency=32) as client:
+            team_id = fake.dataset.teams[0].id
+            results = await asyncio.gather(*(client.get_team(team_id) for _ in range(120)))
+            adaptive = client._transport.limits.adaptive
+            assert adaptive is not None
+            # A burst of 32 in flight draws several 429s at once: enough to learn from.
+            assert client.stats.rate_limited >= 3
+            assert adaptive.learned is not None and adaptive.learned <= 33  # about 0.95 x 30
+    assert len(results) == 120 and client.stats.failures == 0
+
+
 @pytest.mark.parametrize("kind", ["429", "500", "502", "503", "reset", "truncated", "proxy_html"])
 async def test_each_fault_kind_is_retried(kind: str) -> None:
     """Each injected fault kind is retried and the call still returns the true value."""
