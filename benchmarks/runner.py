@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -193,7 +194,7 @@ def walk(runner: Runner, mode: Mode) -> dict[str, Any]:
         def go(contender: str, run: int) -> None:
             runner.run("walk", fake, walk_spec | {"contender": contender}, run=run)
 
-        _interleaved(runner, max(1, mode.runs - 2), ("ours", "aiohttp", "httpx"), go)
+        _interleaved(runner, mode.walk_runs, ("ours", "aiohttp", "httpx"), go)
         # Slow by design, so once: it only shows the "before" picture.
         go("sequential", 0)
     return params
@@ -298,6 +299,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen scenarios, print the table, write the JSON and the Markdown. Exit code."""
     args = _parse(argv)
+    # Stop like Ctrl+C on SIGTERM, so the fake servers and child processes are cleaned up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     mode = MODES["smoke" if args.smoke else "quick" if args.quick else "full"]
     chosen = [s.strip() for s in args.only.split(",") if s.strip()]
     unknown = set(chosen).difference(_SCENARIO_FUNCTIONS)

@@ -25,6 +25,7 @@ class Mode:
     name: str
     runs: int
     overhead_requests: int
+    walk_runs: int
     walk_users: int
     walk_months: int
     walk_latency_ms: float
@@ -41,8 +42,9 @@ class Mode:
 MODES = {
     "full": Mode(
         name="full",
-        runs=5,
+        runs=3,
         overhead_requests=20_000,
+        walk_runs=3,
         walk_users=2000,
         walk_months=6,
         walk_latency_ms=50.0,
@@ -59,6 +61,7 @@ MODES = {
         name="quick",
         runs=2,
         overhead_requests=3000,
+        walk_runs=1,
         walk_users=300,
         walk_months=3,
         walk_latency_ms=50.0,
@@ -75,6 +78,7 @@ MODES = {
         name="smoke",
         runs=1,
         overhead_requests=40,
+        walk_runs=1,
         walk_users=15,
         walk_months=2,
         walk_latency_ms=5.0,
