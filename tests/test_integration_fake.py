@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timezone
 from typing import Any
@@ -117,19 +119,22 @@ async def test_server_rate_limit_is_survived_with_retry_after() -> None:
             assert client.stats.rate_limited == fake.stats.rate_limited > 0
 
 
-async def test_client_learns_the_server_rate_after_a_429() -> None:
+async def test_client_learns_the_server_rate_after_a_429(caplog: pytest.LogCaptureFixture) -> None:
     """An unlimited client refused by a rate-limited server throttles itself and loses nothing."""
+    caplog.set_level(logging.INFO, logger="tabnine_usage_async")
     # With 20 ms of latency, 32 requests are in flight when the limit is reached.
     async with serve_fake_tabnine(teams=2, users=10, seed=3, rate_limit=30, latency=20) as fake:
         policy = RetryPolicy(max_retries=8, base_delay=0.05, max_delay=0.5, max_retry_after=1)
         async with client_for(fake, retry_policy=policy, max_concurrency=32) as client:
             team_id = fake.dataset.teams[0].id
             results = await asyncio.gather(*(client.get_team(team_id) for _ in range(120)))
-            adaptive = client._transport.limits.adaptive
-            assert adaptive is not None
-            # A burst of 32 in flight draws several 429s at once: enough to learn from.
+            # A burst of 32 in flight draws several 429s at once: enough to learn from. The
+            # learned rate may be forgotten again by the end, so the log is what is checked.
             assert client.stats.rate_limited >= 3
-            assert adaptive.learned is not None and adaptive.learned <= 33  # about 0.95 x 30
+    learned = [
+        float(m.group(1)) for m in re.finditer(r"throttling to ([0-9.]+) requests/s", caplog.text)
+    ]
+    assert learned and learned[0] <= 33  # about 0.95 x 30
     assert len(results) == 120 and client.stats.failures == 0
 
 
