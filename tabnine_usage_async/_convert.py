@@ -255,18 +255,15 @@ def _lean_structure(conv: cattrs.Converter, cls: type, renames: Mapping[str, str
     return structure
 
 
-def _register_class(conv: cattrs.Converter, cls: type, renames: Mapping[str, str]) -> None:
-    """Generate fast structure/unstructure hooks that rename keys and keep unknown ones."""
-    names = [a.name for a in attrs.fields(cls) if a.name != "extra"]
-    known = frozenset(renames.get(name, name) for name in names)
-    detailed = conv.detailed_validation
-    structure_overrides = {name: override(rename=wire) for name, wire in renames.items()}
-    base_structure: Callable[[Mapping[str, Any], Any], Any] = make_dict_structure_fn(
+def _detailed_structure(conv: cattrs.Converter, cls: type, renames: Mapping[str, str]) -> Any:
+    """cattrs' generated hook, which names the failing attribute; unknown keys go to ``extra``."""
+    known = frozenset(renames.get(a.name, a.name) for a in attrs.fields(cls) if a.name != "extra")
+    base: Callable[[Mapping[str, Any], Any], Any] = make_dict_structure_fn(
         cls,
         conv,
-        _cattrs_detailed_validation=detailed,
+        _cattrs_detailed_validation=True,
         extra=override(rename=_EXTRA_KEY, struct_hook=lambda v, _: v),
-        **structure_overrides,  # type: ignore[arg-type]
+        **{name: override(rename=wire) for name, wire in renames.items()},  # type: ignore[arg-type]
     )
 
     def structure(value: Any, _: object) -> Any:
@@ -274,26 +271,30 @@ def _register_class(conv: cattrs.Converter, cls: type, renames: Mapping[str, str
         extras = {k: v for k, v in data.items() if k not in known}
         if extras:
             data = {**data, _EXTRA_KEY: extras}
-        return base_structure(data, cls)
+        return base(data, cls)
 
-    unstructure_overrides = {name: override(rename=wire) for name, wire in renames.items()}
+    return structure
+
+
+def _register_class(conv: cattrs.Converter, cls: type, renames: Mapping[str, str]) -> None:
+    """Register hooks that rename keys and keep unknown ones, both ways."""
+    if conv.detailed_validation:
+        conv.register_structure_hook(cls, _detailed_structure(conv, cls, renames))
+    else:
+        # Every response goes through the fast converter: skip cattrs' per-field dispatch there.
+        conv.register_structure_hook(cls, _lean_structure(conv, cls, renames))
     base_unstructure: Callable[[Any], dict[str, Any]] = make_dict_unstructure_fn(
         cls,
         conv,
         _cattrs_omit_if_default=True,
         extra=override(omit=True),
-        **unstructure_overrides,  # type: ignore[arg-type]
+        **{name: override(rename=wire) for name, wire in renames.items()},  # type: ignore[arg-type]
     )
 
     def unstructure(obj: Any) -> dict[str, Any]:
         wire = base_unstructure(obj)
         return {**obj.extra, **wire} if obj.extra else wire
 
-    if detailed:
-        conv.register_structure_hook(cls, structure)
-    else:
-        # Every response goes through the fast converter: skip cattrs' per-field dispatch there.
-        conv.register_structure_hook(cls, _lean_structure(conv, cls, renames))
     conv.register_unstructure_hook(cls, unstructure)
 
 
