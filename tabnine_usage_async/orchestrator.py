@@ -37,6 +37,7 @@ if sys.version_info < (3, 11):  # pragma: no cover - anyio brings the backport t
     from exceptiongroup import BaseExceptionGroup
 
 __all__ = [
+    "LISTING_PARALLELISM",
     "SCOPES",
     "Entity",
     "FailedUnit",
@@ -57,9 +58,9 @@ SCOPES: tuple[Scope, ...] = ("organization", "team", "user")
 #: ``"raise"`` stops at the first unit that fails after retries; ``"collect"`` keeps going.
 OnError = Literal["raise", "collect"]
 
-# Team-user listings run side by side with usage fetching; a few at a time keep them ahead of the
-# usage workers without taking every connection slot.
-_LISTING_PARALLELISM = 4
+#: Team-user listings run side by side with usage fetching; a few at a time keep them ahead of the
+#: usage workers without taking every connection slot (the CLI's dry run lists the same way).
+LISTING_PARALLELISM = 4
 
 
 @attrs.frozen
@@ -379,7 +380,7 @@ class UsageWalk:
     ) -> None:
         """Fill ``members`` with every user once, with all of the user's teams, in team order."""
         listed: dict[str, list[tuple[str, str]]] = {}  # team id -> [(user id, email)]
-        limiter = anyio.CapacityLimiter(_LISTING_PARALLELISM)
+        limiter = anyio.CapacityLimiter(LISTING_PARALLELISM)
 
         async def list_team(team_id: str) -> None:
             async with limiter:

@@ -10,12 +10,9 @@ from typing import TypeVar
 
 from ..client import TabnineClient
 from ..models import User
+from ..orchestrator import LISTING_PARALLELISM
 
-__all__ = ["LISTING_PARALLELISM", "Lister"]
-
-# Listings run a few at a time, as the backfill's own listings do: enough to hide latency
-# without crowding out the requests that fetch usage.
-LISTING_PARALLELISM = 4
+__all__ = ["Lister"]
 
 T = TypeVar("T")
 
