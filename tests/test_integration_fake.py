@@ -122,20 +122,23 @@ async def test_server_rate_limit_is_survived_with_retry_after() -> None:
 async def test_client_learns_the_server_rate_after_a_429(caplog: pytest.LogCaptureFixture) -> None:
     """An unlimited client refused by a rate-limited server throttles itself and loses nothing."""
     caplog.set_level(logging.INFO, logger="tabnine_usage_async")
-    # With 20 ms of latency, 32 requests are in flight when the limit is reached.
-    async with serve_fake_tabnine(teams=2, users=10, seed=3, rate_limit=30, latency=20) as fake:
+    # With 20 ms of latency all 32 requests of the opening burst reach the server within one
+    # second: it lets 20 through and refuses 12, well past the three 429s the client needs
+    # before it trusts them as a limit (a limit close to the concurrency refused only two
+    # per burst and left the outcome to scheduling).
+    async with serve_fake_tabnine(teams=2, users=10, seed=3, rate_limit=20, latency=20) as fake:
         policy = RetryPolicy(max_retries=8, base_delay=0.05, max_delay=0.5, max_retry_after=1)
         async with client_for(fake, retry_policy=policy, max_concurrency=32) as client:
             team_id = fake.dataset.teams[0].id
-            results = await asyncio.gather(*(client.get_team(team_id) for _ in range(120)))
+            results = await asyncio.gather(*(client.get_team(team_id) for _ in range(60)))
             # A burst of 32 in flight draws several 429s at once: enough to learn from. The
             # learned rate may be forgotten again by the end, so the log is what is checked.
             assert client.stats.rate_limited >= 3
     learned = [
         float(m.group(1)) for m in re.finditer(r"throttling to ([0-9.]+) requests/s", caplog.text)
     ]
-    assert learned and learned[0] <= 33  # about 0.95 x 30
-    assert len(results) == 120 and client.stats.failures == 0
+    assert learned and learned[0] <= 21  # about 0.95 x 20
+    assert len(results) == 60 and client.stats.failures == 0
 
 
 @pytest.mark.parametrize("kind", ["429", "500", "502", "503", "reset", "truncated", "proxy_html"])
