@@ -40,6 +40,7 @@ from .errors import (
     UnexpectedRedirectError,
     UnprocessableEntityError,
 )
+from .listing import Member, Roster, list_members
 from .models import (
     AccountUtilization,
     ChatUsage,
@@ -79,6 +80,7 @@ __all__ = [
     "Granularity",
     "InvalidParameterError",
     "License",
+    "Member",
     "NotFoundError",
     "Organization",
     "PaginationError",
@@ -88,6 +90,7 @@ __all__ = [
     "RateLimitError",
     "RequestTimeoutError",
     "RetryPolicy",
+    "Roster",
     "ServerError",
     "TabnineClient",
     "TabnineError",
@@ -110,6 +113,7 @@ __all__ = [
     "WorkUnit",
     "__version__",
     "backfill",
+    "list_members",
     "split_windows",
     "walk_usage",
 ]

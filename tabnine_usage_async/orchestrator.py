@@ -17,7 +17,6 @@ Example::
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
 from datetime import timedelta
 from typing import Literal
@@ -26,18 +25,16 @@ import anyio
 import attrs
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from ._groups import only_error
 from ._wire import parse_granularity
 from .client import TabnineClient
 from .errors import InvalidParameterError, TabnineError
+from .listing import list_members
 from .models import Granularity, UsageReport
 from .records import Scope, UsageRecord, records_from_report
 from .windows import DateLike, Window, WindowSpec, format_datetime, resolve_range, split_windows
 
-if sys.version_info < (3, 11):  # pragma: no cover - anyio brings the backport there
-    from exceptiongroup import BaseExceptionGroup
-
 __all__ = [
-    "LISTING_PARALLELISM",
     "SCOPES",
     "Entity",
     "FailedUnit",
@@ -57,10 +54,6 @@ SCOPES: tuple[Scope, ...] = ("organization", "team", "user")
 
 #: ``"raise"`` stops at the first unit that fails after retries; ``"collect"`` keeps going.
 OnError = Literal["raise", "collect"]
-
-#: Team-user listings run side by side with usage fetching; a few at a time keep them ahead of the
-#: usage workers without taking every connection slot (the CLI's dry run lists the same way).
-LISTING_PARALLELISM = 4
 
 
 @attrs.frozen
@@ -185,27 +178,6 @@ def _describe(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())
 
 
-def _leaves(error: BaseException) -> Iterator[BaseException]:
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            yield from _leaves(inner)
-    else:
-        yield error
-
-
-def _only_error(error: BaseException) -> BaseException:
-    """The one error that stopped the walk, out of anyio's exception groups.
-
-    Two units can fail at the same instant; the caller still gets one typed error (the first
-    TabnineError, else the first real error), not a group of them.
-    """
-    leaves = [e for e in _leaves(error) if not isinstance(e, asyncio.CancelledError)]
-    for leaf in leaves:
-        if isinstance(leaf, TabnineError):
-            return leaf
-    return leaves[0] if leaves else error
-
-
 class UsageWalk:
     """An async iterable over the usage records of a walk (see ``walk_usage``).
 
@@ -300,7 +272,7 @@ class UsageWalk:
             try:
                 await engine
             except BaseException as exc:
-                raise _only_error(exc) from None
+                raise only_error(exc) from None
         finally:
             # Cancel the engine before closing the stream, so no worker meets a closed stream.
             if not engine.done():
@@ -379,54 +351,16 @@ class UsageWalk:
         results: MemoryObjectSendStream[UnitResult | FailedUnit],
     ) -> None:
         """Fill ``members`` with every user once, with all of the user's teams, in team order."""
-        listed: dict[str, list[tuple[str, str]]] = {}  # team id -> [(user id, email)]
-        limiter = anyio.CapacityLimiter(LISTING_PARALLELISM)
 
-        async def list_team(team_id: str) -> None:
-            async with limiter:
-                try:
-                    listed[team_id] = [
-                        (user.id, user.email)
-                        async for user in self._client.iter_team_users(team_id)
-                    ]
-                except TabnineError as exc:
-                    await self._fail(results, f"list|team-users|{team_id}", exc)
+        async def failed(key: str, exc: TabnineError) -> None:
+            await self._fail(results, key, exc)
 
-        async def list_unassigned(active: bool) -> None:
-            async with limiter:
-                try:
-                    found = [
-                        (user.id, user.email)
-                        async for user in self._client.iter_unassigned_users(active=active)
-                    ]
-                except TabnineError as exc:
-                    await self._fail(
-                        results, f"list|unassigned|{'active' if active else 'deactivated'}", exc
-                    )
-                else:
-                    listed[f"\x00unassigned-{active}"] = found
-
-        async with anyio.create_task_group() as tg:
-            for team_id in team_ids:
-                tg.start_soon(list_team, team_id)
-            if self.include_unassigned:
-                tg.start_soon(list_unassigned, True)
-                tg.start_soon(list_unassigned, False)
-
-        # Merge in team order so the output order does not depend on which listing finished first.
-        teams_of: dict[str, list[str]] = {}
-        emails: dict[str, str] = {}
-        for team_id in team_ids:
-            for user_id, email in listed.get(team_id, []):
-                teams_of.setdefault(user_id, []).append(team_id)
-                emails.setdefault(user_id, email)
-        for active in (True, False):
-            for user_id, email in listed.get(f"\x00unassigned-{active}", []):
-                teams_of.setdefault(user_id, [])
-                emails.setdefault(user_id, email)
-        for user_id, teams in teams_of.items():
-            unique = tuple(dict.fromkeys(teams))
-            members[user_id] = Entity("user", user_id, unique, emails[user_id])
+        roster = await list_members(
+            self._client, team_ids, include_unassigned=self.include_unassigned, on_error=failed
+        )
+        for member in roster.members:
+            user = member.user
+            members[user.id] = Entity("user", user.id, member.team_ids, user.email)
 
     async def _worker(
         self,

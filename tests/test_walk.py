@@ -322,7 +322,7 @@ async def test_progress_total_is_known_once_listing_ends(fake: FakeTabnine) -> N
 
 def test_only_error_picks_one_typed_error_from_a_group() -> None:
     """Simultaneous failures surface as one typed error, not an exception group."""
-    from tabnine_usage_async.orchestrator import _only_error
+    from tabnine_usage_async._groups import only_error
 
     if sys.version_info >= (3, 11):
         from builtins import BaseExceptionGroup, ExceptionGroup
@@ -333,7 +333,7 @@ def test_only_error_picks_one_typed_error_from_a_group() -> None:
     group = BaseExceptionGroup(
         "x", [asyncio.CancelledError(), ExceptionGroup("y", [first, second])]
     )
-    assert _only_error(group) is first
+    assert only_error(group) is first
     other = RuntimeError("boom")
-    assert _only_error(ExceptionGroup("z", [other])) is other
-    assert _only_error(first) is first
+    assert only_error(ExceptionGroup("z", [other])) is other
+    assert only_error(first) is first

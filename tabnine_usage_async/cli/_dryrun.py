@@ -4,14 +4,14 @@ print what would be fetched with an estimate of how long it would take."""
 from __future__ import annotations
 
 import argparse
-import asyncio
+import time
 from typing import TYPE_CHECKING
 
 import attrs
 
 from ..client import TabnineClient
+from ..listing import list_members
 from ..windows import format_datetime
-from ._listing import Lister
 
 if TYPE_CHECKING:
     from ._backfill import BackfillPlan
@@ -35,29 +35,25 @@ class Census:
 async def census(client: TabnineClient, plan: BackfillPlan) -> Census:
     """List the organization, its teams and their users the way the walk does, and count."""
     requests_before = client.stats.requests
-    lister = Lister(client)
-
-    async def organization() -> list[str]:
-        async with lister.timed():
-            return [(await client.get_organization()).id]
-
-    await organization()
-    team_ids = await lister.team_ids() if {"team", "user"} & set(plan.scopes) else []
-    user_ids: dict[str, None] = {}
+    began = time.monotonic()
+    await client.get_organization()
+    seconds = time.monotonic() - began
+    team_ids: tuple[str, ...] = ()
+    users = 0
     if "user" in plan.scopes:
-        if plan.include_unassigned:
-            listed, loners = await asyncio.gather(lister.members(team_ids), lister.unassigned())
-        else:
-            listed, loners = await lister.members(team_ids), []
-        for users in [*listed, loners]:
-            user_ids.update(dict.fromkeys(user.id for user in users))
+        roster = await list_members(client, include_unassigned=plan.include_unassigned)
+        team_ids, users, seconds = roster.team_ids, len(roster.members), seconds + roster.seconds
+    elif "team" in plan.scopes:
+        began = time.monotonic()
+        team_ids = tuple([team.id async for team in client.iter_teams()])
+        seconds += time.monotonic() - began
     listing_requests = client.stats.requests - requests_before
     counts = {
         "organization": 1 if "organization" in plan.scopes else 0,
         "team": len(team_ids) if "team" in plan.scopes else 0,
-        "user": len(user_ids),
+        "user": users,
     }
-    latency = lister.busy / listing_requests if listing_requests else 0.0
+    latency = seconds / listing_requests if listing_requests else 0.0
     return Census(counts, listing_requests, latency)
 
 

@@ -4,18 +4,17 @@ and ``admins``. Each prints its result on stdout in the chosen ``--format``."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from .._wire import parse_granularity
 from ..client import TabnineClient
+from ..listing import list_members
 from ..models import License, Organization, PermissionUser, Team, TeamUtilization, User
 from ..records import RECORD_FIELDS, records_from_report
 from ..windows import resolve_range
 from ._config import connect
 from ._errors import EXIT_OK, UsageError
-from ._listing import Lister
 from ._output import Table, emit, fields, model_row
 from ._run import Run
 
@@ -64,18 +63,11 @@ async def cmd_users(args: argparse.Namespace, run: Run) -> int:
 
 async def _all_users(client: TabnineClient, columns: Sequence[str]) -> list[dict[str, Any]]:
     """Every user once, with every team the user is in (team listings in team order)."""
-    lister = Lister(client)
-    teams = await lister.team_ids()
-    listed, loners = await asyncio.gather(lister.members(teams), lister.unassigned())
-    rows: dict[str, dict[str, Any]] = {}
-    for team_id, users in zip(teams, listed, strict=True):
-        for user in users:
-            row = rows.setdefault(user.id, {**model_row(user, columns), "team_ids": []})
-            if team_id not in row["team_ids"]:
-                row["team_ids"].append(team_id)
-    for user in loners:
-        rows.setdefault(user.id, {**model_row(user, columns), "team_ids": []})
-    return list(rows.values())
+    roster = await list_members(client)
+    return [
+        {**model_row(member.user, columns), "team_ids": list(member.team_ids)}
+        for member in roster.members
+    ]
 
 
 async def cmd_usage(args: argparse.Namespace, run: Run) -> int:

@@ -1,0 +1,166 @@
+"""Who is in the organization: every user once, with every team the user belongs to.
+
+The API lists users per team (and, separately, the users in no team), so a user in two teams
+shows up twice and no single call says which teams a user is in. ``list_members`` runs those
+listings a few at a time and merges them. The walk, the CLI's ``users`` command and its dry run
+all list through it, so they agree on who is in the organization.
+
+Example::
+
+    async with TabnineClient() as client:
+        roster = await list_members(client)
+        for member in roster.members:
+            print(member.user.email, member.team_ids)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import TypeVar
+
+import anyio
+import attrs
+
+from ._groups import one_error
+from .client import TabnineClient
+from .errors import InvalidParameterError, TabnineError
+from .models import User
+
+__all__ = ["LISTING_PARALLELISM", "ListingErrorHandler", "Member", "Roster", "list_members"]
+
+T = TypeVar("T")
+
+#: Listings run at most this many at a time: enough to hide their latency, while the walk keeps
+#: most connection slots for usage requests (listings run beside them).
+LISTING_PARALLELISM = 4
+
+#: Called with a listing's key (``list|teams``, ``list|team-users|<team id>``,
+#: ``list|unassigned|active`` or ``list|unassigned|deactivated``) and the error it still failed
+#: with after the client's retries. It may raise to stop the whole listing.
+ListingErrorHandler = Callable[[str, TabnineError], Awaitable[None]]
+
+
+@attrs.frozen
+class Member:
+    """A user of the organization with every team the user is in.
+
+    Attributes:
+        user: the user as its first listing returned it.
+        team_ids: the user's teams in listing order; empty for a user in no team.
+    """
+
+    user: User
+    team_ids: tuple[str, ...]
+
+
+@attrs.frozen
+class Roster:
+    """The result of ``list_members``.
+
+    Attributes:
+        team_ids: every team listed (or given), in order.
+        members: every user once: team members in team order, then users in no team (active
+            ones, then deactivated ones).
+        seconds: time spent in listing calls, summed over those that ran side by side.
+    """
+
+    team_ids: tuple[str, ...]
+    members: tuple[Member, ...]
+    seconds: float
+
+
+async def list_members(
+    client: TabnineClient,
+    team_ids: Iterable[str] | None = None,
+    *,
+    include_unassigned: bool = True,
+    parallelism: int = LISTING_PARALLELISM,
+    on_error: ListingErrorHandler | None = None,
+) -> Roster:
+    """List every user of the organization once, with all of the user's teams.
+
+    Args:
+        team_ids: the teams whose members to list; ``None`` lists the organization's teams
+            first.
+        include_unassigned: also list users in no team, active and deactivated.
+        parallelism: listings in flight at once (each walks its own pages in order).
+        on_error: without it, the first listing that fails after the client's retries raises
+            its error and stops the others; with it, the handler is told and the listing goes
+            on without that team's (or group's) users.
+
+    Example::
+
+        roster = await list_members(client, include_unassigned=False)
+        in_two_teams = [m.user.email for m in roster.members if len(m.team_ids) > 1]
+    """
+    if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
+        raise InvalidParameterError(f"parallelism must be a positive integer, not {parallelism!r}")
+    lister = _Lister(parallelism, on_error)
+    if team_ids is None:
+        teams = await lister.collect("list|teams", client.iter_teams)
+        if teams is None:
+            return Roster((), (), lister.seconds)
+        team_ids = [team.id for team in teams]
+    teams_in_order = tuple(team_ids)
+    listed: dict[str, list[User]] = {}
+
+    async def members_of(team_id: str) -> None:
+        found = await lister.collect(
+            f"list|team-users|{team_id}", lambda: client.iter_team_users(team_id)
+        )
+        listed[team_id] = found or []
+
+    unassigned: dict[bool, list[User]] = {}
+
+    async def users_in_no_team(active: bool) -> None:
+        key = f"list|unassigned|{'active' if active else 'deactivated'}"
+        found = await lister.collect(key, lambda: client.iter_unassigned_users(active=active))
+        unassigned[active] = found or []
+
+    with one_error():
+        async with anyio.create_task_group() as tg:
+            for team_id in dict.fromkeys(teams_in_order):
+                tg.start_soon(members_of, team_id)
+            if include_unassigned:
+                tg.start_soon(users_in_no_team, True)
+                tg.start_soon(users_in_no_team, False)
+
+    # Merge in team order, so the result does not depend on which listing finished first.
+    users: dict[str, User] = {}
+    teams_of: dict[str, dict[str, None]] = {}
+    for team_id in teams_in_order:
+        for user in listed[team_id]:
+            users.setdefault(user.id, user)
+            teams_of.setdefault(user.id, {})[team_id] = None
+    for active in (True, False):
+        for user in unassigned.get(active, []):
+            users.setdefault(user.id, user)
+            teams_of.setdefault(user.id, {})
+    members = tuple(Member(user, tuple(teams_of[user_id])) for user_id, user in users.items())
+    return Roster(teams_in_order, members, lister.seconds)
+
+
+class _Lister:
+    """Runs listings at most ``parallelism`` at a time and sums the seconds they take."""
+
+    def __init__(self, parallelism: int, on_error: ListingErrorHandler | None) -> None:
+        self._limiter = anyio.CapacityLimiter(parallelism)
+        self._on_error = on_error
+        self.seconds = 0.0
+
+    async def collect(self, key: str, listing: Callable[[], AsyncIterator[T]]) -> list[T] | None:
+        """Every item of one listing, or ``None`` when it failed and ``on_error`` took it."""
+        try:
+            async with self._limiter:
+                began = time.monotonic()
+                try:
+                    return [item async for item in listing()]
+                finally:
+                    self.seconds += time.monotonic() - began
+        except TabnineError as exc:
+            if self._on_error is None:
+                raise
+            # Outside the slot: a handler that waits (a full result stream) holds up no listing.
+            await self._on_error(key, exc)
+            return None
