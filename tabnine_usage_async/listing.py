@@ -2,7 +2,7 @@
 
 The API lists users per team (and, separately, the users in no team), so a user in two teams
 shows up twice and no single call says which teams a user is in. ``list_members`` runs those
-listings a few at a time and merges them. The walk, the CLI's ``users`` command and its dry run
+listings side by side and merges them. The walk, the CLI's ``users`` command and its dry run
 all list through it, so they agree on who is in the organization.
 
 Example::
@@ -27,13 +27,9 @@ from .client import TabnineClient
 from .errors import InvalidParameterError, TabnineError
 from .models import User
 
-__all__ = ["LISTING_PARALLELISM", "ListingErrorHandler", "Member", "Roster", "list_members"]
+__all__ = ["ListingErrorHandler", "Member", "Roster", "list_members"]
 
 T = TypeVar("T")
-
-#: Listings run at most this many at a time: enough to hide their latency, while the walk keeps
-#: most connection slots for usage requests (listings run beside them).
-LISTING_PARALLELISM = 4
 
 #: Called with a listing's key (``list|teams``, ``list|team-users|<team id>``,
 #: ``list|unassigned|active`` or ``list|unassigned|deactivated``) and the error it still failed
@@ -75,7 +71,7 @@ async def list_members(
     team_ids: Iterable[str] | None = None,
     *,
     include_unassigned: bool = True,
-    parallelism: int = LISTING_PARALLELISM,
+    parallelism: int | None = None,
     on_error: ListingErrorHandler | None = None,
 ) -> Roster:
     """List every user of the organization once, with all of the user's teams.
@@ -84,7 +80,10 @@ async def list_members(
         team_ids: the teams whose members to list; ``None`` lists the organization's teams
             first.
         include_unassigned: also list users in no team, active and deactivated.
-        parallelism: listings in flight at once (each walks its own pages in order).
+        parallelism: listings in flight at once (each walks its own pages in order); ``None``
+            means the client's ``max_concurrency``. Nothing in a walk can use a user before
+            every listing has ended, so by default listings are held back only by the
+            client's own limits.
         on_error: without it, the first listing that fails after the client's retries raises
             its error and stops the others; with it, the handler is told and the listing goes
             on without that team's (or group's) users.
@@ -94,6 +93,8 @@ async def list_members(
         roster = await list_members(client, include_unassigned=False)
         in_two_teams = [m.user.email for m in roster.members if len(m.team_ids) > 1]
     """
+    if parallelism is None:
+        parallelism = max(1, client.max_concurrency)
     if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
         raise InvalidParameterError(f"parallelism must be a positive integer, not {parallelism!r}")
     lister = _Lister(parallelism, on_error)

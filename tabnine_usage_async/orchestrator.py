@@ -356,7 +356,10 @@ class UsageWalk:
             await self._fail(results, key, exc)
 
         roster = await list_members(
-            self._client, team_ids, include_unassigned=self.include_unassigned, on_error=failed
+            self._client,
+            team_ids,
+            include_unassigned=self.include_unassigned,
+            on_error=failed,
         )
         for member in roster.members:
             user = member.user

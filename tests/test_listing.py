@@ -18,8 +18,6 @@ from tabnine_usage_async.testing import FakeTabnine, ScriptedFault, serve_fake_t
 
 from .conftest import FAST_RETRIES
 
-USERS_ROUTE = "/api/v1/team/{teamId}/users"
-
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTabnine]:
@@ -84,7 +82,8 @@ async def test_parallelism_bounds_listings_in_flight(fake: FakeTabnine) -> None:
 
 async def test_a_failed_listing_raises_its_typed_error(fake: FakeTabnine) -> None:
     """Without a handler, a listing that fails after retries raises its own error class."""
-    fake.add_scripted_fault(ScriptedFault("503", route=USERS_ROUTE, nth=2, times=5))
+    victim = fake.dataset.teams[1]
+    fake.add_scripted_fault(ScriptedFault("503", path=f"/api/v1/team/{victim.id}/users", times=5))
     async with client_for(fake) as client:
         with pytest.raises(ServerError):
             await list_members(client)
@@ -135,3 +134,10 @@ async def test_bad_parallelism_is_refused(fake: FakeTabnine, parallelism: Any) -
     async with client_for(fake) as client:
         with pytest.raises(InvalidParameterError, match="parallelism"):
             await list_members(client, parallelism=parallelism)
+
+
+async def test_default_parallelism_follows_the_client_concurrency(fake: FakeTabnine) -> None:
+    """Without ``parallelism``, as many listings run at once as the client's concurrency."""
+    async with client_for(fake, max_concurrency=3) as client:
+        await list_members(client, [t.id for t in fake.dataset.teams])
+    assert fake.stats.max_in_flight == 3
