@@ -83,6 +83,7 @@ class Transport:
         rate_limit: float | None,
         retry_policy: RetryPolicy,
         session: aiohttp.ClientSession | None = None,
+        adaptive_rate_limit: bool = True,
     ) -> None:
         self._base_url = base_url
         # Built once; the header dict is never logged or shown in a repr.
@@ -98,7 +99,7 @@ class Transport:
         self._owns_session = session is None
         self._state = "new"
         self._random = random.Random()
-        self.limits = Limits(max_concurrency, rate_limit)
+        self.limits = Limits(max_concurrency, rate_limit, adaptive=adaptive_rate_limit)
         self.stats = ClientStats()
 
     def __repr__(self) -> str:

@@ -71,6 +71,13 @@ def _positive_number(name: str, value: object) -> float:
     return float(value)
 
 
+def _flag(name: str, value: object) -> bool:
+    # A string such as "false" would be truthy: refuse anything but a real bool.
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, not {value!r}")
+    return value
+
+
 def _id(name: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidParameterError(f"{name} must be a non-empty string, not {value!r}")
@@ -103,6 +110,10 @@ class TabnineClient:
         organization_id: skip the lookup of the organization id (it is otherwise fetched once with
             ``get_organization()`` on first need and cached).
         retry_policy: backoff details beyond ``max_retries`` (see ``RetryPolicy``).
+        adaptive_rate_limit: after three 429s within a second, throttle to the rate the server
+            was measured to accept (then probe upward) instead of only pausing for
+            ``Retry-After`` and bursting again. ``False`` keeps only the pause: for callers who
+            pace requests themselves.
     """
 
     def __init__(
@@ -119,6 +130,7 @@ class TabnineClient:
         allow_insecure_http: bool = False,
         organization_id: str | None = None,
         retry_policy: RetryPolicy | None = None,
+        adaptive_rate_limit: bool = True,
     ) -> None:
         token = validate_token(token if token is not None else os.environ.get("TABNINE_API_TOKEN"))
         url = base_url if base_url is not None else os.environ.get("TABNINE_BASE_URL")
@@ -147,6 +159,7 @@ class TabnineClient:
                 max_retry_after=policy.max_retry_after,
             ),
             session=session,
+            adaptive_rate_limit=_flag("adaptive_rate_limit", adaptive_rate_limit),
         )
         self._organization_id = organization_id
         self._organization_lock = asyncio.Lock()

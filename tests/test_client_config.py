@@ -49,6 +49,8 @@ def test_missing_token_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
         ({"base_url": "https://console.tabnine.com/api"}, "no path"),
         ({"token": "abc\n"}, "control character"),
         ({"organization_id": ""}, "organization_id"),
+        ({"adaptive_rate_limit": "false"}, "adaptive_rate_limit must be True or False"),
+        ({"adaptive_rate_limit": 0}, "adaptive_rate_limit"),
     ],
 )
 def test_bad_knobs(kwargs: dict[str, Any], message: str) -> None:

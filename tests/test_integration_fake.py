@@ -141,6 +141,21 @@ async def test_client_learns_the_server_rate_after_a_429(caplog: pytest.LogCaptu
     assert len(results) == 60 and client.stats.failures == 0
 
 
+async def test_adaptive_rate_limit_off_only_pauses(caplog: pytest.LogCaptureFixture) -> None:
+    """With ``adaptive_rate_limit=False`` the same 429 burst is ridden out by pauses alone."""
+    caplog.set_level(logging.INFO, logger="tabnine_usage_async")
+    async with serve_fake_tabnine(teams=2, users=10, seed=3, rate_limit=20, latency=20) as fake:
+        policy = RetryPolicy(max_retries=8, base_delay=0.05, max_delay=0.5, max_retry_after=1)
+        async with client_for(
+            fake, retry_policy=policy, max_concurrency=32, adaptive_rate_limit=False
+        ) as client:
+            team_id = fake.dataset.teams[0].id
+            results = await asyncio.gather(*(client.get_team(team_id) for _ in range(60)))
+            assert client.stats.rate_limited >= 3
+    assert "throttling to" not in caplog.text
+    assert len(results) == 60 and client.stats.failures == 0
+
+
 @pytest.mark.parametrize("kind", ["429", "500", "502", "503", "reset", "truncated", "proxy_html"])
 async def test_each_fault_kind_is_retried(kind: str) -> None:
     """Each injected fault kind is retried and the call still returns the true value."""
