@@ -55,7 +55,7 @@ class Roster:
     """The result of ``list_members``.
 
     Attributes:
-        team_ids: every team listed (or given), in order.
+        team_ids: every team listed (or given, each once), in order.
         members: every user once: team members in team order, then users in no team (active
             ones, then deactivated ones).
         seconds: time spent in listing calls, summed over those that ran side by side.
@@ -97,13 +97,15 @@ async def list_members(
         parallelism = max(1, client.max_concurrency)
     if isinstance(parallelism, bool) or not isinstance(parallelism, int) or parallelism < 1:
         raise InvalidParameterError(f"parallelism must be a positive integer, not {parallelism!r}")
+    if isinstance(team_ids, str):
+        raise InvalidParameterError("team_ids must be a collection of team ids, not one string")
     lister = _Lister(parallelism, on_error)
     if team_ids is None:
         teams = await lister.collect("list|teams", client.iter_teams)
         if teams is None:
             return Roster((), (), lister.seconds)
         team_ids = [team.id for team in teams]
-    teams_in_order = tuple(team_ids)
+    teams_in_order = tuple(dict.fromkeys(team_ids))
     listed: dict[str, list[User]] = {}
 
     async def members_of(team_id: str) -> None:
@@ -121,7 +123,7 @@ async def list_members(
 
     with one_error():
         async with anyio.create_task_group() as tg:
-            for team_id in dict.fromkeys(teams_in_order):
+            for team_id in teams_in_order:
                 tg.start_soon(members_of, team_id)
             if include_unassigned:
                 tg.start_soon(users_in_no_team, True)

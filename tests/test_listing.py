@@ -141,3 +141,20 @@ async def test_default_parallelism_follows_the_client_concurrency(fake: FakeTabn
     async with client_for(fake, max_concurrency=3) as client:
         await list_members(client, [t.id for t in fake.dataset.teams])
     assert fake.stats.max_in_flight == 3
+
+
+async def test_one_string_is_not_taken_for_a_list_of_teams(fake: FakeTabnine) -> None:
+    """A bare string for ``team_ids`` is refused instead of being read letter by letter."""
+    async with client_for(fake) as client:
+        with pytest.raises(InvalidParameterError, match="team_ids"):
+            await list_members(client, fake.dataset.teams[0].id)
+
+
+async def test_a_team_given_twice_is_listed_once(fake: FakeTabnine) -> None:
+    """Repeated team ids are listed once and appear once in the roster."""
+    team = fake.dataset.teams[0]
+    async with client_for(fake) as client:
+        roster = await list_members(client, [team.id, team.id], include_unassigned=False)
+    assert roster.team_ids == (team.id,)
+    assert [m.user.id for m in roster.members] == list(team.member_ids)
+    assert fake.stats.requests_by_route["/api/v1/team/{teamId}/users"] == 1
