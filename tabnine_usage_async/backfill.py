@@ -144,10 +144,9 @@ async def backfill(
         checkpoint_path = Path(checkpoint)
 
     store = Checkpoint.open(checkpoint_path, job=job) if checkpoint_path is not None else None
-    if store is not None:
-        store.begin_run()
     try:
         if store is not None:
+            store.begin_run()
             walk.skip_units(store.done_units())
         out = open_sink(output, fmt, resume=store.sink_marker if store is not None else None)
         written = await _drain(walk, out, store, commit_interval, on_progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from tabnine_usage_async import TabnineClient
 from tabnine_usage_async.backfill import backfill
-from tabnine_usage_async.checkpoint import CheckpointMismatchError
+from tabnine_usage_async.checkpoint import Checkpoint, CheckpointMismatchError
 from tabnine_usage_async.orchestrator import walk_usage
 from tabnine_usage_async.sinks import FORMATS, read_records
 from tabnine_usage_async.testing import FakeTabnine, ScriptedFault, serve_fake_tabnine
@@ -126,6 +127,24 @@ async def test_checkpoint_of_another_job_is_refused(fake: FakeTabnine, tmp_path:
                 client, START, END, sink=output, scopes="organization", granularity="weekly"
             )
     assert len(read_records(output)) == 59  # the first job's output is untouched
+
+
+async def test_a_failure_while_starting_the_run_releases_the_checkpoint(
+    fake: FakeTabnine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """If starting the run fails, the checkpoint is closed so the next run can take it."""
+    output = tmp_path / "usage.jsonl"
+
+    def broken(self: Checkpoint) -> int:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    async with client_for(fake) as client:
+        with monkeypatch.context() as patch:
+            patch.setattr(Checkpoint, "begin_run", broken)
+            with pytest.raises(sqlite3.OperationalError):
+                await backfill(client, START, END, sink=output, scopes="organization")
+        summary = await backfill(client, START, END, sink=output, scopes="organization")
+    assert summary.ok and summary.records_written == len(read_records(output)) > 0
 
 
 async def test_without_checkpoint_the_output_is_rewritten(
