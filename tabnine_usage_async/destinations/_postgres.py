@@ -40,7 +40,7 @@ from ._base import (
     UnitWrite,
 )
 from ._pgurl import PostgresTarget, parse_postgres_url
-from ._state import check_newer, check_tables
+from ._state import _schema_from_row, check_newer, check_tables
 from ._values import dump_json, normalizer, row_normalizer
 
 if TYPE_CHECKING:
@@ -125,7 +125,8 @@ def create_table_sql(schema: str, table: TableSchema) -> list[str]:
     key = set(table.key)
     name = f"{q(schema)}.{q(table.name)}"
     columns = [
-        f"{q(c.name)} {_PG_TYPES[c.type]}" + (" NOT NULL" if c.name in key or not c.nullable else "")
+        f"{q(c.name)} {_PG_TYPES[c.type]}"
+        + (" NOT NULL" if c.name in key or not c.nullable else "")
         for c in table.columns
     ]
     columns.append(f"PRIMARY KEY ({', '.join(q(k) for k in table.key)})")
@@ -133,9 +134,7 @@ def create_table_sql(schema: str, table: TableSchema) -> list[str]:
     period = table.period_column
     if period is not None:
         if table.key[0] != period:
-            statements.append(
-                f"CREATE INDEX {q(table.name + '__period')} ON {name} ({q(period)})"
-            )
+            statements.append(f"CREATE INDEX {q(table.name + '__period')} ON {name} ({q(period)})")
         if "scope" in table.column_names and table.key[:2] != ("scope", period):
             statements.append(
                 f"CREATE INDEX {q(table.name + '__scope_period')} ON {name} "
@@ -227,18 +226,18 @@ class PostgresDestination:
 
     def _fail(self, what: str, exc: BaseException) -> NoReturn:
         """Raise one readable ``DestinationError`` for a driver or network error."""
-        asyncpg = _asyncpg()
+        driver = _asyncpg()
         lost = isinstance(
             exc,
             (
                 OSError,
-                asyncpg.ConnectionDoesNotExistError,
-                asyncpg.InterfaceError,
-                asyncpg.AdminShutdownError,
-                asyncpg.CannotConnectNowError,
-                asyncpg.PostgresConnectionError,
+                driver.ConnectionDoesNotExistError,
+                driver.InterfaceError,
+                driver.AdminShutdownError,
+                driver.CannotConnectNowError,
+                driver.PostgresConnectionError,
             ),
-        ) or (isinstance(exc, asyncpg.PostgresError) and str(exc.sqlstate).startswith("57P"))
+        ) or (isinstance(exc, driver.PostgresError) and str(exc.sqlstate).startswith("57P"))
         detail = self._scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
         kind = type(exc).__name__
         if lost:
@@ -265,9 +264,9 @@ class PostgresDestination:
         return conn
 
     async def _connect(self) -> asyncpg.Connection:
-        asyncpg = _asyncpg()
+        driver = _asyncpg()
         try:
-            conn: asyncpg.Connection = await asyncpg.connect(
+            conn: asyncpg.Connection = await driver.connect(
                 self._target.dsn,
                 password=self._password,
                 server_settings={"application_name": "tabnine-usage-async"},
@@ -380,13 +379,11 @@ class PostgresDestination:
             )
 
     async def _stored_schemas(self) -> dict[str, TableSchema]:
-        from ._state import schema_from_json
-
         rows = await self._live().fetch(
             f"SELECT stream, version, columns::text, key::text, period_column "
             f"FROM {q(self.schema)}._streams"
         )
-        return {r[0]: schema_from_json(r[0], r[1], r[2], r[3], r[4]) for r in rows}
+        return {r[0]: _schema_from_row(tuple(r)) for r in rows}
 
     async def _prepare(self, table: TableSchema, registered: bool) -> None:
         conn = self._live()
@@ -522,7 +519,7 @@ class PostgresDestination:
             stream: [tuple(self._plans[stream].normalize_row(r)) for w in ws for r in w.rows]
             for stream, ws in by_stream.items()
         }
-        asyncpg = _asyncpg()
+        driver = _asyncpg()
         try:
             for stream in by_stream:
                 if stream not in self._staged:
@@ -541,7 +538,7 @@ class PostgresDestination:
                         for w in writes
                     ],
                 )
-        except asyncpg.UniqueViolationError as exc:
+        except driver.UniqueViolationError as exc:
             raise DestinationError(
                 f"{self.display}: {self._scrub(str(exc))} (a key appears twice)"
             ) from None
