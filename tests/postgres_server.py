@@ -10,6 +10,7 @@ behind. A server that cannot start fails the tests that need it; they are never 
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import importlib.util
 import os
@@ -21,7 +22,6 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
 
@@ -180,16 +180,35 @@ class PostgresServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+_shared: PostgresServer | None = None
+
+
+def shared_server() -> PostgresServer:
+    """The session's server, started on first use (by a fixture or a contract target)."""
+    global _shared
+    if _shared is None:
+        server = PostgresServer()
+        try:
+            server.init()
+            server.start()
+        except BaseException:
+            server.cleanup()
+            raise
+        _shared = server
+        atexit.register(server.cleanup)
+    return _shared
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Stop the server when the session ends, whatever the tests' outcome."""
+    if _shared is not None:
+        _shared.cleanup()
+
+
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
+def postgres_server() -> PostgresServer:
     """A running PostgreSQL server for the whole session; stopped even when tests fail."""
-    server = PostgresServer()
-    try:
-        server.init()
-        server.start()
-        yield server
-    finally:
-        server.cleanup()
+    return shared_server()
 
 
 @pytest.fixture
