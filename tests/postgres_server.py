@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -105,6 +106,10 @@ class PostgresServer:
         pwfile.unlink()
 
     def _spawn(self, port: int) -> bool:
+        # The kernel's parent-death signal follows the thread that forks, not the process: a
+        # server started from a worker thread would be stopped when that thread ends.
+        if threading.current_thread() is not threading.main_thread():
+            raise RuntimeError("start the PostgreSQL test server from the main thread")
         self.port = port
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
