@@ -228,6 +228,10 @@ class DuckdbDestination:
                 )
                 break
             except driver.IOException as exc:
+                if "not a valid duckdb database" in str(exc).lower():
+                    raise DestinationVersionError(
+                        f"{self._display} is not a DuckDB file, so not a dataset"
+                    ) from None
                 if "lock" not in str(exc).lower():
                     raise self._error("opening", exc) from None
                 if time.monotonic() >= deadline:
