@@ -37,10 +37,12 @@ from .errors import (
     UnprocessableEntityError,
 )
 from .models import Granularity
+from .windows import DateLike, format_datetime, resolve_range, to_utc
 
 __all__ = [
     "ErrorBody",
     "RetryPolicy",
+    "audit_log_params",
     "backoff_delay",
     "encode_path_segment",
     "error_for_status",
@@ -119,6 +121,57 @@ def encode_path_segment(value: str, *, name: str) -> str:
     if set(encoded) == {"."}:
         encoded = encoded.replace(".", "%2E")
     return encoded
+
+
+_AUDIT_FILTERS = (
+    ("event_type", "eventType"),
+    ("actor_id", "actorId"),
+    ("actor_email", "actorEmail"),
+    ("resource_type", "resourceType"),
+    ("resource_id", "resourceId"),
+)
+
+
+def audit_log_params(
+    start: DateLike | None,
+    end: DateLike | None,
+    *,
+    sort: str = "desc",
+    **filters: str | None,
+) -> dict[str, str]:
+    """The query of an audit-log request, without paging: time range, filters and ``sort``.
+
+    ``start`` and ``end`` are each optional; together they must form a valid ``[start, end)``.
+    Filters that are ``None`` are left out; the others must be non-empty strings.
+
+    >>> audit_log_params("2026-01-01", None, event_type="role.assigned", sort="asc")
+    {'from': '2026-01-01T00:00:00Z', 'eventType': 'role.assigned', 'sort': 'asc'}
+    """
+    params: dict[str, str] = {}
+    if start is not None and end is not None:
+        first, last = resolve_range(start, end)
+        params["from"], params["to"] = format_datetime(first), format_datetime(last)
+    elif start is not None:
+        params["from"] = format_datetime(to_utc(start, name="start"))
+    elif end is not None:
+        params["to"] = format_datetime(to_utc(end, name="end"))
+    unknown = set(filters) - {name for name, _ in _AUDIT_FILTERS}
+    if unknown:
+        raise InvalidParameterError(
+            f"unknown audit-log filter {sorted(unknown)[0]!r}: use "
+            + ", ".join(name for name, _ in _AUDIT_FILTERS)
+        )
+    for name, wire in _AUDIT_FILTERS:
+        value = filters.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidParameterError(f"{name} must be a non-empty string, not {value!r}")
+        params[wire] = value
+    if sort not in ("asc", "desc"):
+        raise InvalidParameterError(f"sort must be 'asc' or 'desc', not {sort!r}")
+    params["sort"] = sort
+    return params
 
 
 # -- configuration -----------------------------------------------------------------------------
