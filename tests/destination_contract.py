@@ -102,6 +102,7 @@ def _pyarrow_missing() -> str | None:
 #: Every destination kind the contract runs against.
 DESTINATION_KINDS: list[DestinationKind] = [
     DestinationKind("sqlite", lambda tmp: str(tmp / "data.sqlite"), _sqlite_bump),
+    DestinationKind("parquet", lambda tmp: str(tmp / "data"), _parquet_bump, _pyarrow_missing),
 ]
 
 
