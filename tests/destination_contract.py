@@ -103,6 +103,7 @@ def _pyarrow_missing() -> str | None:
 #: Every destination kind the contract runs against.
 DESTINATION_KINDS: list[DestinationKind] = [
     DestinationKind("sqlite", lambda tmp: str(tmp / "data.sqlite"), _sqlite_bump),
+    DestinationKind("parquet", lambda tmp: str(tmp / "data"), _parquet_bump, _pyarrow_missing),
     DestinationKind("duckdb", database_targets.duckdb_target, database_targets.duckdb_bump),
     DestinationKind("postgresql", database_targets.postgres_target, database_targets.postgres_bump),
 ]

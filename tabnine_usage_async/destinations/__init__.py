@@ -23,6 +23,7 @@ from ._base import (
     UnitWrite,
 )
 from ._duckdb import DuckdbDestination
+from ._parquet import ParquetFolderDestination
 from ._pgurl import SCHEMES as POSTGRES_SCHEMES
 from ._postgres import PostgresDestination
 from ._sqlite import SqliteDestination
@@ -35,6 +36,7 @@ __all__ = [
     "DestinationError",
     "DestinationVersionError",
     "DuckdbDestination",
+    "ParquetFolderDestination",
     "PostgresDestination",
     "RunRecord",
     "RunStatus",
@@ -86,5 +88,5 @@ def open_destination(target: str | Path) -> Destination:
     if suffix in DUCKDB_SUFFIXES:
         return DuckdbDestination(path)
     if path.is_dir() or text.endswith(("/", "\\")) or not suffix:
-        raise DestinationError(f"{text}: Parquet folder destinations are not available yet")
+        return ParquetFolderDestination(path)
     raise DestinationError(f"unsupported destination {text}; expected {ACCEPTED_FORMS}")
