@@ -203,6 +203,7 @@ class PostgresDestination:
         self._tables: dict[str, TableSchema] = {}
         self._plans: dict[str, _Plan] = {}
         self._staged: set[str] = set()
+        self._lost: str | None = None
 
     @property
     def display(self) -> str:
@@ -241,18 +242,24 @@ class PostgresDestination:
         detail = self._scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
         kind = type(exc).__name__
         if lost:
-            # The connection (and with it the advisory lock) is gone: nothing more can be done.
-            conn, self._conn = self._conn, None
-            if conn is not None:
-                conn.terminate()
             message = f"{self.display}: {what} failed, the connection to PostgreSQL was lost"
         else:
             message = f"{self.display}: {what} failed"
-        raise DestinationError(f"{message} ({kind}{': ' + detail if detail else ''})") from None
+        message = f"{message} ({kind}{': ' + detail if detail else ''})"
+        if lost:
+            # The connection (and with it the advisory lock) is gone: every later call says so,
+            # rather than a vaguer error hiding the cause.
+            self._lost = message
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                conn.terminate()
+        raise DestinationError(message) from None
 
     # -- plumbing -------------------------------------------------------------------------
 
     def _live(self) -> asyncpg.Connection:
+        if self._lost is not None:
+            raise DestinationError(self._lost)
         if self._conn is None:
             raise DestinationError(f"{self.display} is not open")
         return self._conn
@@ -435,6 +442,7 @@ class PostgresDestination:
         """Close the connection, which releases the advisory lock; idempotent."""
         conn, self._conn = self._conn, None
         self._writable = False
+        self._lost = None
         self._staged.clear()
         if conn is None or conn.is_closed():
             return
