@@ -151,27 +151,60 @@ class _Plan:
         self.table = table
         self.normalize_row = row_normalizer(table)
         self.by_name = {c.name: normalizer(c, table.name) for c in table.columns}
+        self.types = {c.name: c.type for c in table.columns}
         names = ", ".join(q(c) for c in table.column_names)
         values = ", ".join(_unnest(i, c.type) for i, c in enumerate(table.columns, start=1))
         self.insert = f"INSERT INTO {q(table.name)} ({names}) SELECT {values}"
 
-    def delete(self, w: UnitWrite) -> tuple[str, list[Any]]:
-        conditions: list[str] = []
-        args: list[Any] = []
-        for column in sorted(w.match):
-            value = w.match[column]
-            if value is None:
-                conditions.append(f"{q(column)} IS NULL")
+    def deletes(self, writes: Sequence[UnitWrite]) -> list[tuple[str, list[Any]]]:
+        """Statements that delete the old rows of ``writes``: one per shape of unit.
+
+        Units of one shape (the same match columns, the same ones ``None``, a period or not)
+        are deleted by one statement joined to their values as lists, so a write scans the
+        table once per shape instead of once per unit.
+        """
+        shapes: dict[tuple[tuple[tuple[str, bool], ...], bool], list[UnitWrite]] = defaultdict(list)
+        for w in writes:
+            shape = tuple((c, w.match[c] is None) for c in sorted(w.match))
+            shapes[shape, w.period is not None].append(w)
+        statements: list[tuple[str, list[Any]]] = []
+        for (columns, has_period), units in shapes.items():
+            conditions: list[str] = []
+            lists: list[list[Any]] = []
+            selects: list[str] = []
+            for column, is_null in columns:
+                if is_null:
+                    conditions.append(f"t.{q(column)} IS NULL")
+                    continue
+                kind = self.types[column]
+                cast = "VARCHAR" if kind == "json" else _DUCK_TYPES[kind]
+                n = len(lists) + 1
+                selects.append(f"unnest(${n}::{cast}[]) AS m{n}")
+                conditions.append(f"t.{q(column)} = d.m{n}")
+                lists.append([self.by_name[column](w.match[column]) for w in units])
+            if has_period:
+                assert self.table.period_column is not None
+                p = f"t.{q(self.table.period_column)}"
+                n = len(lists) + 1
+                selects.append(
+                    f"unnest(${n}::TIMESTAMPTZ[]) AS lo, unnest(${n + 1}::TIMESTAMPTZ[]) AS hi"
+                )
+                conditions.append(f"{p} >= d.lo AND {p} < d.hi")
+                lists.append([w.period[0] for w in units if w.period is not None])
+                lists.append([w.period[1] for w in units if w.period is not None])
+            name = q(self.table.name)
+            if not lists:
+                where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+                statements.append((f"DELETE FROM {name} AS t{where}", []))
             else:
-                conditions.append(f"{q(column)} = ?")
-                args.append(self.by_name[column](value))
-        if w.period is not None:
-            assert self.table.period_column is not None
-            p = q(self.table.period_column)
-            conditions.append(f"{p} >= ? AND {p} < ?")
-            args.extend(w.period)
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        return f"DELETE FROM {q(self.table.name)}{where}", args
+                statements.append(
+                    (
+                        f"DELETE FROM {name} AS t USING (SELECT {', '.join(selects)}) AS d "
+                        f"WHERE {' AND '.join(conditions)}",
+                        lists,
+                    )
+                )
+        return statements
 
 
 class DuckdbDestination:
@@ -508,7 +541,7 @@ class DuckdbDestination:
             )
             for stream, ws in by_stream.items()
         }
-        deletes = [self._plans[w.stream].delete(w) for w in writes]
+        deletes = [d for stream, ws in by_stream.items() for d in self._plans[stream].deletes(ws)]
         await self._call(self._write, run_id, writes, by_stream, columns, deletes)
 
     def _write(

@@ -159,6 +159,7 @@ class _Plan:
         self.staging = q(f"_staging_{table.name}")
         self.normalize_row = row_normalizer(table)
         self.by_name = {c.name: normalizer(c, table.name) for c in table.columns}
+        self.types = {c.name: c.type for c in table.columns}
         self.json_columns = [i for i, c in enumerate(table.columns) if c.type == "json"]
         names = ", ".join(q(c) for c in table.column_names)
         self.create_staging = (
@@ -167,24 +168,49 @@ class _Plan:
         )
         self.insert = f"INSERT INTO {self.name} ({names}) SELECT {names} FROM {self.staging}"
 
-    def delete_sql(self, match: Mapping[str, Any], period: bool) -> str:
-        conditions = [
-            f"{q(c)} IS NULL" if match[c] is None else f"{q(c)} = ${i}"
-            for i, c in enumerate(sorted(match), start=1)
-        ]
-        if period:
-            assert self.table.period_column is not None
-            n = len(match)
-            p = q(self.table.period_column)
-            conditions.append(f"{p} >= ${n + 1} AND {p} < ${n + 2}")
-        where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        return f"DELETE FROM {self.name}{where}"
+    def deletes(self, writes: Sequence[UnitWrite]) -> list[tuple[str, list[Any]]]:
+        """Statements that delete the old rows of ``writes``: one per shape of unit.
 
-    def delete_args(self, w: UnitWrite) -> list[Any]:
-        args = [self.by_name[c](w.match[c]) for c in sorted(w.match) if w.match[c] is not None]
-        if w.period is not None:
-            args.extend(w.period)
-        return args
+        Units of one shape (the same match columns, the same ones ``None``, a period or not)
+        go in one statement, joined to their values passed as arrays: one round trip per write,
+        and the primary key's index finds each unit's rows.
+        """
+        shapes: dict[tuple[tuple[tuple[str, bool], ...], bool], list[UnitWrite]] = defaultdict(list)
+        for w in writes:
+            shape = tuple((c, w.match[c] is None) for c in sorted(w.match))
+            shapes[shape, w.period is not None].append(w)
+        statements: list[tuple[str, list[Any]]] = []
+        for (columns, has_period), units in shapes.items():
+            conditions: list[str] = []
+            arrays: list[list[Any]] = []
+            casts: list[str] = []
+            for column, is_null in columns:
+                if is_null:
+                    conditions.append(f"t.{q(column)} IS NULL")
+                    continue
+                arrays.append([self.by_name[column](w.match[column]) for w in units])
+                casts.append(f"${len(arrays)}::{_PG_TYPES[self.types[column]]}[]")
+                conditions.append(f"t.{q(column)} = d.m{len(arrays)}")
+            if has_period:
+                assert self.table.period_column is not None
+                p = f"t.{q(self.table.period_column)}"
+                arrays.append([w.period[0] for w in units if w.period is not None])
+                arrays.append([w.period[1] for w in units if w.period is not None])
+                casts += [f"${len(arrays) - 1}::timestamptz[]", f"${len(arrays)}::timestamptz[]"]
+                conditions.append(f"{p} >= d.m{len(arrays) - 1} AND {p} < d.m{len(arrays)}")
+            if not arrays:
+                where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+                statements.append((f"DELETE FROM {self.name} AS t{where}", []))
+                continue
+            names = ", ".join(f"m{i}" for i in range(1, len(arrays) + 1))
+            statements.append(
+                (
+                    f"DELETE FROM {self.name} AS t USING unnest({', '.join(casts)}) AS d({names}) "
+                    f"WHERE {' AND '.join(conditions)}",
+                    arrays,
+                )
+            )
+        return statements
 
 
 class PostgresDestination:
@@ -276,7 +302,12 @@ class PostgresDestination:
             conn: asyncpg.Connection = await driver.connect(
                 self._target.dsn,
                 password=self._password,
-                server_settings={"application_name": "tabnine-usage-async"},
+                server_settings={
+                    "application_name": "tabnine-usage-async",
+                    # Plan each statement for the table's size now: a plan cached while the
+                    # table was empty would scan a large one for every unit.
+                    "plan_cache_mode": "force_custom_plan",
+                },
             )
         except Exception as exc:
             detail = self._scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
@@ -564,16 +595,8 @@ class PostgresDestination:
             await conn.copy_records_to_table(
                 plan.staging.strip('"'), records=records, columns=list(plan.table.column_names)
             )
-        # One statement shape per (match columns, null pattern, period?) runs as one batch.
-        batches: dict[str, list[list[Any]]] = defaultdict(list)
-        for w in writes:
-            sql = plan.delete_sql(w.match, w.period is not None)
-            batches[sql].append(plan.delete_args(w))
-        for sql, args in batches.items():
-            if args[0]:
-                await conn.executemany(sql, args)
-            else:
-                await conn.execute(sql)
+        for sql, arrays in plan.deletes(writes):
+            await conn.execute(sql, *arrays)
         if records:
             await conn.execute(plan.insert)
 
