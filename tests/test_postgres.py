@@ -413,3 +413,34 @@ def test_missing_driver_names_the_extra(
     ).stdout
     assert out.count("\n") == 1
     assert f"tabnine-usage-async[{extra}]" in out
+
+
+async def test_a_role_that_owns_only_its_schema_can_sync(
+    postgres_server: PostgresServer, admin: asyncpg.Connection, schema: str
+) -> None:
+    """A least-privilege role (owner of a prepared schema, no CREATE on the database) syncs,
+    and a read-only role granted SELECT reads the tables, as a dashboard would."""
+    await admin.execute(f"CREATE ROLE {schema}_w LOGIN PASSWORD 'w-secret'")
+    await admin.execute(f"CREATE ROLE {schema}_r LOGIN PASSWORD 'r-secret'")
+    await admin.execute("REVOKE CREATE ON DATABASE postgres FROM PUBLIC")
+    await admin.execute(f'CREATE SCHEMA "{schema}" AUTHORIZATION {schema}_w')
+    await admin.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {schema}_r')
+    await admin.execute(
+        f'ALTER DEFAULT PRIVILEGES FOR ROLE {schema}_w IN SCHEMA "{schema}" '
+        f"GRANT SELECT ON TABLES TO {schema}_r"
+    )
+    host = f"127.0.0.1:{postgres_server.port}/postgres?schema={schema}"
+    dest = open_destination(f"postgresql://{schema}_w:w-secret@{host}")
+    await dest.open([EVENTS])
+    try:
+        run = await dest.begin_run(started_at=NOV, api_version="v2", job={})
+        await dest.write(run, [unit("a", event_rows("a", NOV, 2, 1))])
+    finally:
+        await dest.close()
+    reader = await asyncpg.connect(
+        f"postgresql://{schema}_r@{host.split('?')[0]}", password="r-secret"
+    )
+    try:
+        assert await reader.fetchval(f'SELECT count(*) FROM "{schema}".events') == 2
+    finally:
+        await reader.close()

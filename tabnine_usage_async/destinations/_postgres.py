@@ -359,7 +359,11 @@ class PostgresDestination:
             )
         try:
             async with conn.transaction():
-                await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {q(self.schema)}")
+                # Only when missing: a role that owns the schema need not create in the database.
+                if not await conn.fetchval(
+                    "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", self.schema
+                ):
+                    await conn.execute(f"CREATE SCHEMA {q(self.schema)}")
                 await self._check_format(create=True)
                 stored = await self._stored_schemas()
                 check_newer(self.display, stored, tables)
