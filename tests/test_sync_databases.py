@@ -27,7 +27,7 @@ from tabnine_usage_async.streams import STREAMS
 from tabnine_usage_async.testing import FakeTabnine
 from tests import _sync_truth as truth
 from tests.postgres_server import PostgresServer
-from tests.test_sync_fake import assert_matches_truth, fake, sync
+from tests.test_sync_fake import SINCE, assert_matches_truth, fake, sync
 
 __all__ = ["fake"]  # the fixture, shared with the SQLite sync tests
 
@@ -289,3 +289,58 @@ async def test_cli_connection_lost_mid_run_exits_1_and_the_rerun_completes(
     code, _, err = await _finish(_cli(*_sync_args(target)))
     assert code == 0, err
     assert await dump(target) == await dump(reference)
+
+
+# -- the README's examples ------------------------------------------------------------------
+
+
+def _readme_blocks(language: str) -> list[str]:
+    text = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = text.split("## Databases", 1)[1].split("\n## ", 1)[0]
+    return [b.split("```", 1)[0] for b in section.split(f"```{language}\n")[1:]]
+
+
+async def test_readme_dashboard_queries_run_on_a_synced_dataset(
+    fake: FakeTabnine,
+    postgres_server: PostgresServer,
+    admin: asyncpg.Connection,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The README's Grafana-style queries run as printed on a synced PostgreSQL dataset, and
+    the daily active users per team they show are the fake's."""
+    schema = _schema(request)
+    await sync(fake, postgres_server.url(password=True, schema=schema))
+    now = fake.dataset.now.isoformat()
+    queries = [q for q in _readme_blocks("sql") if "tabnine.usage" in q]
+    assert len(queries) == 2
+    results = []
+    for query in queries:
+        sql = query.replace("tabnine.", f'"{schema}".').replace("now()", f"'{now}'::timestamptz")
+        results.append(await admin.fetch(sql))
+    daily, adoption = results
+    assert daily and adoption
+    teams = {t.id: t.name for t in fake.dataset.teams}
+    truth_rows = await truth.read_table(postgres_server.url(password=True, schema=schema), "usage")
+    expected = {
+        (r["period_start"], teams[r["team_id"]]): r["active_users"]
+        for r in truth_rows
+        if r["scope"] == "team"
+        and r["granularity"] == "daily"
+        and r["period_start"] >= fake.dataset.now - timedelta(days=30)
+    }
+    assert {(r["time"], r["team"]): r["active_users"] for r in daily} == expected
+    assert all(0 <= r["adoption_pct"] <= 100 for r in adoption if r["adoption_pct"] is not None)
+
+
+async def test_readme_duckdb_example_runs_on_a_synced_file(
+    fake: FakeTabnine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's DuckDB snippet runs as printed on a synced file."""
+    await sync(fake, tmp_path / "usage.duckdb")
+    (block,) = _readme_blocks("python")
+    monkeypatch.chdir(tmp_path)
+    printed: list[str] = []
+    exec(block, {"print": lambda value: printed.append(str(value))})  # as a user would paste it
+    (table,) = printed
+    assert "day" in table and "completions" in table
+    assert str(SINCE.date()) in table  # the first synced day is there
