@@ -151,21 +151,23 @@ def _sync_args(target: str, now: str = CLI_NOW) -> list[str]:
     return ["sync", "--to", target, "--since", CLI_SINCE, "--now", now, *FAKE_ARGS]
 
 
+@pytest.mark.parametrize(
+    ("kind", "password_in"), [("postgresql", "url"), ("postgresql", "env"), ("duckdb", None)]
+)
 async def test_cli_sync_status_and_never_the_password(
-    kind: str, new_target: Any, request: pytest.FixtureRequest
+    kind: str, new_target: Any, request: pytest.FixtureRequest, password_in: str | None
 ) -> None:
-    """``sync --to`` and ``status --to`` work on the database, and print no password anywhere."""
-    target = new_target()
+    """``sync --to`` (dry run and real) and ``status --to`` work on the database, and print no
+    password anywhere, whether it came in the URL or in PGPASSWORD."""
+    target = readable = new_target()
     env: dict[str, str] = {}
     secret = None
-    readable = target
     if kind == "postgresql":
         server: PostgresServer = request.getfixturevalue("postgres_server")
         secret = server.password
-        # The password from PGPASSWORD here; the URL's own is checked in test_postgres.
-        target = server.url(schema=_schema(request))
-        env["PGPASSWORD"] = secret
-        readable = server.url(password=True, schema=_schema(request))
+        if password_in == "env":
+            target = server.url(schema=readable.rsplit("schema=", 1)[1])
+            env["PGPASSWORD"] = secret
     outputs = []
     for args in (
         [*_sync_args(target), "--dry-run"],
@@ -175,10 +177,12 @@ async def test_cli_sync_status_and_never_the_password(
         code, out, err = await _finish(_cli(*args, env=env))
         assert code == 0, err
         outputs.append(out + err)
+    assert '"destination"' in outputs[0]
     assert "sync succeeded" in outputs[1]
     assert "usage:" in outputs[2] and "succeeded" in outputs[2]
     if secret is not None:
         assert all(secret not in text for text in outputs)
+        assert all(f"127.0.0.1:{server.port}/postgres" in text for text in outputs)
     assert (await dump(readable))["usage"]
 
 

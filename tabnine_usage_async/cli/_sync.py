@@ -86,7 +86,7 @@ async def cmd_sync(args: argparse.Namespace, run: Run) -> int:
     dest = open_destination(spec.destination)
     async with connect(args) as client:
         if args.dry_run:
-            _print_plan(spec, await plan_sync(client, spec, dest))
+            _print_plan(spec, await plan_sync(client, spec, dest), dest.display)
             return EXIT_OK
         run.interrupt_note = (
             f"interrupted; {dest.display} holds every unit written so far: "
@@ -109,10 +109,11 @@ async def cmd_sync(args: argparse.Namespace, run: Run) -> int:
     return EXIT_FAILED
 
 
-def _print_plan(spec: SyncSpec, plan: SyncPlan) -> None:
+def _print_plan(spec: SyncSpec, plan: SyncPlan, display: str) -> None:
     lines = [
         "sync job:",
-        json.dumps({**spec.to_json(), "destination": spec.destination}, indent=2),
+        # The destination's display, never the --to text: a database URL may hold a password.
+        json.dumps({**spec.to_json(), "destination": display}, indent=2),
         f"api: {plan.api_version}; dataset from {format_datetime(plan.start)} to "
         f"{format_datetime(plan.now)}; {plan.entities} entities",
         "requests per stream (streams of one source share them):",
