@@ -213,18 +213,25 @@ class PostgresServer:
 
 
 _shared: PostgresServer | None = None
+_failure: str | None = None
 
 
 def shared_server() -> PostgresServer:
-    """The session's server, started on first use (by a fixture or a contract target)."""
-    global _shared
+    """The session's server, started on first use (by a fixture or a contract target).
+
+    A server that could not start fails every later test that needs it at once, with the cause.
+    """
+    global _shared, _failure
+    if _failure is not None:
+        raise RuntimeError(_failure)
     if _shared is None:
         server = PostgresServer()
         try:
             server.init()
             server.start()
-        except BaseException:
+        except BaseException as exc:
             server.cleanup()
+            _failure = f"the PostgreSQL test server could not start: {exc}"
             raise
         _shared = server
         atexit.register(server.cleanup)
