@@ -123,6 +123,7 @@ def _write_sink(kind: str, target: str, rows: int) -> None:
     from tabnine_usage_async.sinks import open_sink
 
     fmt = {"parquet-file": "parquet", "sqlite-file": "sqlite"}.get(kind, kind)
+    held = 0
     with open_sink(target, fmt) as sink:
         for _uid, unit_rows in _usage_rows(rows // DAYS):
             sink.write(
@@ -149,7 +150,11 @@ def _write_sink(kind: str, target: str, rows: int) -> None:
                     for r in unit_rows
                 ]
             )
-            sink.flush()
+            held += len(unit_rows)
+            if held >= BATCH_ROWS:  # durable every 5,000 rows, as the destinations' writes
+                sink.flush()
+                held = 0
+        sink.flush()
 
 
 def _child(kind: str, target: str, rows: int) -> None:
