@@ -178,3 +178,15 @@ async def test_committed_writes_survive_a_crash_without_checkpoint(tmp_path: Pat
         assert [r.status for r in await dest.runs()] == ["interrupted"]
     finally:
         await dest.close()
+
+
+async def test_rows_round_trip_without_pyarrow(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without pyarrow (its fast path switched off), every column type still round-trips."""
+    from tests.database_targets import duckdb_bump, duckdb_target
+    from tests.destination_contract import DestinationKind, test_values_round_trip_exactly
+
+    monkeypatch.setattr(duckdb_module, "_pyarrow", lambda: None)
+    kind = DestinationKind("duckdb", duckdb_target, duckdb_bump)
+    await test_values_round_trip_exactly(kind, tmp_path)

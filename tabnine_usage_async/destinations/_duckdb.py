@@ -7,14 +7,16 @@ the SQLite destination (``_meta``, ``_streams``, ``_units``, ``_runs``), in the 
 unit's rows and its state commit in one transaction.
 
 ``write`` runs one transaction: the units' old rows are deleted and the new rows inserted column
-by column (``unnest`` of typed lists, far faster than row-by-row inserts), then the units' state
-is upserted. One run at a time: the writer holds an OS lock on ``<file>.lock`` (dropped by the
-operating system when the process ends, however it ends) and keeps the DuckDB file open; DuckDB
-itself lets one process write a file and no other process read it meanwhile, so a reader in
-another process during a sync gets ``DestinationBusyError``. Readers in the writer's process
+by column (as Arrow arrays when pyarrow is installed, else ``unnest`` of typed lists; both far
+faster than row-by-row inserts), then the units' state is upserted.
+
+One run at a time: the writer holds an OS lock on ``<file>.lock`` (dropped by the operating
+system when the process ends, however it ends) and keeps the DuckDB file open; DuckDB itself lets
+one process write a file and no other process read it meanwhile, so a reader in another process
+during a sync gets ``DestinationBusyError``. Readers in the writer's process
 share its database. Blocking DuckDB calls run in a worker thread, one at a time per destination.
 
-duckdb is imported only here (the ``duckdb`` extra).
+duckdb is imported only here (the ``duckdb`` extra), pyarrow only when a write inserts rows.
 """
 
 from __future__ import annotations
@@ -121,6 +123,15 @@ def _duckdb() -> Any:
     return duckdb
 
 
+def _pyarrow() -> Any:
+    """pyarrow when installed (the ``parquet`` extra), else ``None``: only a faster path."""
+    try:
+        import pyarrow
+    except ImportError:
+        return None
+    return pyarrow
+
+
 def q(name: str) -> str:
     """A double-quoted identifier (names are checked snake_case before they get here)."""
     return f'"{name}"'
@@ -155,6 +166,29 @@ class _Plan:
         names = ", ".join(q(c) for c in table.column_names)
         values = ", ".join(_unnest(i, c.type) for i, c in enumerate(table.columns, start=1))
         self.insert = f"INSERT INTO {q(table.name)} ({names}) SELECT {values}"
+        from_arrow = ", ".join(
+            f"{q(c.name)}::JSON" if c.type == "json" else q(c.name) for c in table.columns
+        )
+        self.insert_arrow = f"INSERT INTO {q(table.name)} ({names}) SELECT {from_arrow} FROM _rows"
+
+    def arrow_table(self, arrow: Any, values: list[list[Any]]) -> Any:
+        """The columns as a ``pyarrow.Table`` typed like the table's columns."""
+        types = {
+            "text": arrow.string(),
+            "integer": arrow.int64(),
+            "float": arrow.float64(),
+            "boolean": arrow.bool_(),
+            "timestamp": arrow.timestamp("us", tz="UTC"),
+            "date": arrow.date32(),
+            "json": arrow.string(),
+            "text_list": arrow.list_(arrow.string()),
+        }
+        return arrow.table(
+            {
+                c.name: arrow.array(v, type=types[c.type])
+                for c, v in zip(self.table.columns, values, strict=True)
+            }
+        )
 
     def deletes(self, writes: Sequence[UnitWrite]) -> list[tuple[str, list[Any]]]:
         """Statements that delete the old rows of ``writes``: one per shape of unit.
@@ -563,7 +597,8 @@ class DuckdbDestination:
                     plan, values = self._plans[stream], columns[stream]
                     count = len(values[0]) if values else 0
                     for start in range(0, count, INSERT_BATCH):
-                        conn.execute(plan.insert, [v[start : start + INSERT_BATCH] for v in values])
+                        chunk = [v[start : start + INSERT_BATCH] for v in values]
+                        self._insert(conn, plan, chunk)
                 keys = [[w.stream, w.unit] for w in writes]
                 conn.executemany("DELETE FROM _units WHERE stream = ? AND unit = ?", keys)
                 conn.execute(
@@ -588,6 +623,20 @@ class DuckdbDestination:
             raise DestinationError(f"{self._display}: {first} (a key appears twice)") from None
         except driver.Error as exc:
             raise self._error("writing", exc) from None
+
+    @staticmethod
+    def _insert(conn: duckdb.DuckDBPyConnection, plan: _Plan, values: list[list[Any]]) -> None:
+        arrow = _pyarrow()
+        if arrow is None:
+            conn.execute(plan.insert, values)
+            return
+        # With pyarrow at hand, columns go over as Arrow arrays: about five times faster than
+        # DuckDB's conversion of Python lists.
+        conn.register("_rows", plan.arrow_table(arrow, values))
+        try:
+            conn.execute(plan.insert_arrow)
+        finally:
+            conn.unregister("_rows")
 
     # -- ledger ---------------------------------------------------------------------------
 
