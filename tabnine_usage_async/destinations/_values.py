@@ -2,8 +2,8 @@
 
 Every destination first normalizes a row with :func:`row_normalizer`: a checked value per column
 in the table's order, where ``json`` values become compact JSON text, ``text_list`` values a list
-of ``str``, timestamps stay aware ``datetime`` (any offset) and numbers for floats ``float``. Each
-destination then maps these to its own types, so all of them accept and refuse the same rows.
+of ``str``, timestamps aware UTC ``datetime`` and numbers for floats ``float``. Each destination
+then maps these to its own types, so all of them accept and refuse the same rows.
 
 Timestamps are stored as text by SQLite: ``2026-11-01T00:00:00Z`` for whole seconds (every time
 the API reports) and ``2026-11-01T00:00:00.250000Z`` otherwise. The two forms do not sort
@@ -71,7 +71,7 @@ def _boolean(value: Any) -> Any:
 def _timestamp(value: Any) -> Any:
     if not isinstance(value, datetime) or value.utcoffset() is None:
         raise TypeError("expected an aware datetime")
-    return value
+    return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
 
 
 def _date(value: Any) -> Any:
