@@ -16,6 +16,7 @@ from tabnine_usage_async.testing import (
     FakeTabnine,
     serve_fake_tabnine,
 )
+from tabnine_usage_async.testing.dataset import Scope
 
 DATA = Dataset(seed=21, teams=3, users=24)
 START = datetime(2025, 12, 1, tzinfo=timezone.utc)
@@ -221,7 +222,7 @@ async def served() -> AsyncIterator[tuple[FakeTabnine, aiohttp.ClientSession]]:
 
 @pytest.mark.parametrize("scope", ["organization", "team", "user"])
 async def test_served_bodies_are_the_ground_truth(
-    served: tuple[FakeTabnine, aiohttp.ClientSession], scope: str
+    served: tuple[FakeTabnine, aiohttp.ClientSession], scope: Scope
 ) -> None:
     """The v2 and agent-usage routes send exactly the dataset's buckets and points."""
     fake, session = served
