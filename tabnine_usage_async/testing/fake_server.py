@@ -177,6 +177,7 @@ class FakeTabnineApp:
         self.planner = FaultPlanner(config.faults, list(config.scripted))
         self._limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
         self._latency_seen: dict[str, int] = {}
+        self._truncating: set[int] = set()
         self._closing = asyncio.Event()
         self.app = web.Application(middlewares=[self._pipeline])
         self._add_routes()
@@ -194,6 +195,10 @@ class FakeTabnineApp:
         except asyncio.TimeoutError:
             return False
         return True
+
+    def must_truncate(self, request: web.Request) -> bool:
+        """Whether a ``truncated`` fault hit this request (for handlers that stream)."""
+        return id(request) in self._truncating
 
     def now(self) -> float:
         """The server clock (the event loop's monotonic time), as used by ``stats``."""
@@ -301,7 +306,15 @@ class FakeTabnineApp:
                 return ApiError(
                     429, "Too Many Requests", ["Rate limit exceeded"], {"Retry-After": str(wait)}
                 ).response(current=route in CURRENT_ROUTES)
-        response = await self._answer(request, handler, route in CURRENT_ROUTES)
+        # Streamed answers (the audit CSV export) are sent by the handler: it cuts them itself.
+        if fault == "truncated":
+            self._truncating.add(id(request))
+        try:
+            response = await self._answer(request, handler, route in CURRENT_ROUTES)
+        finally:
+            self._truncating.discard(id(request))
+        if response.prepared:
+            return response
         if fault == "truncated":
             return await self._truncate(request, response)
         if self.config.slow_body is not None and isinstance(response, web.Response):
