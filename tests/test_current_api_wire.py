@@ -68,6 +68,8 @@ UTC = timezone.utc
         (b"<html>502</html>", ErrorBody("<html>502</html>")),
         (b"", ErrorBody("(empty response body)")),
         (b"[1, 2]", ErrorBody("[1, 2]")),
+        (b'{"requestId": "r-3"}', ErrorBody('{"requestId": "r-3"}', {}, None, "r-3")),
+        (b'{"error": {"message": "m"}, "requestId": "r-4"}', ErrorBody("m", {}, None, "r-4")),
     ],
 )
 def test_read_error_body(body: bytes, expected: ErrorBody) -> None:
