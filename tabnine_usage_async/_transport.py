@@ -20,6 +20,7 @@ import anyio
 import attrs
 from yarl import URL
 
+from ._guard import redact, redact_text, secret_forms
 from ._limits import Limits
 from ._version import __version__
 from ._wire import (
@@ -92,6 +93,8 @@ class Transport:
             "Accept": "application/json",
             "User-Agent": _USER_AGENT,
         }
+        # Every body is scrubbed of these before anything reads it: servers and proxies echo.
+        self._secrets = secret_forms(token)
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
         self._max_concurrency = max_concurrency
         self._policy = retry_policy
@@ -195,7 +198,9 @@ class Transport:
                 ) from None
             except aiohttp.ClientError as exc:
                 self.limits.passed(sent)
-                raise TransportError(_describe(exc), path=shown) from None
+                raise TransportError(
+                    redact_text(_describe(exc), self._secrets), path=shown
+                ) from None
         if status == 429:
             self.stats.rate_limited += 1
         else:
@@ -208,7 +213,13 @@ class Transport:
                 retry + 1,
                 (time.perf_counter() - started) * 1000,
             )
-        return _Response(status, body, headers.get("Retry-After"), headers.get("Location"), sent)
+        return _Response(
+            status,
+            redact(body, self._secrets),
+            headers.get("Retry-After"),
+            headers.get("Location"),
+            sent,
+        )
 
 
 def _describe(exc: aiohttp.ClientError) -> str:
