@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["REDACTED", "redact", "redact_text", "secret_forms"]
+from .errors import CertificateError, ResponseTooLargeError, TransportError
+
+__all__ = ["REDACTED", "redact", "redact_text", "secret_forms", "transport_error_is_retryable"]
 
 #: What a secret is replaced with.
 REDACTED = "[REDACTED]"
@@ -50,3 +52,8 @@ def redact_text(text: str, forms: tuple[bytes, ...]) -> str:
         if spelled in text:
             text = text.replace(spelled, REDACTED)
     return text
+
+
+def transport_error_is_retryable(exc: TransportError) -> bool:
+    """Whether waiting and trying again can help: not for a bad certificate or a huge body."""
+    return not isinstance(exc, (CertificateError, ResponseTooLargeError))

@@ -18,9 +18,10 @@ from typing import Any
 import aiohttp
 import anyio
 import attrs
+from aiohttp import hdrs
 from yarl import URL
 
-from ._guard import redact, redact_text, secret_forms
+from ._guard import redact, redact_text, secret_forms, transport_error_is_retryable
 from ._limits import Limits
 from ._version import __version__
 from ._wire import (
@@ -35,14 +36,18 @@ from .errors import (
     ClientClosedError,
     DecodeError,
     RequestTimeoutError,
+    ResponseTooLargeError,
     TransportError,
 )
 
-__all__ = ["ClientStats", "Transport"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ClientStats", "Transport"]
 
 logger = logging.getLogger("tabnine_usage_async")
 
 _USER_AGENT = f"tabnine-usage-async/{__version__}"
+
+#: 64 MiB: the largest real answer (a year of daily usage of a big team) is a few MiB.
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
 @attrs.define
@@ -85,8 +90,10 @@ class Transport:
         retry_policy: RetryPolicy,
         session: aiohttp.ClientSession | None = None,
         adaptive_rate_limit: bool = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self._base_url = base_url
+        self._max_response_bytes = max_response_bytes
         # Built once; the header dict is never logged or shown in a repr.
         self._headers = {
             "Authorization": f"Bearer {token}",
@@ -147,7 +154,7 @@ class Transport:
                 response = await self._attempt(url, shown, retry)
             except TransportError as exc:
                 failure: TransportError | APIStatusError = exc
-                retryable = True
+                retryable = transport_error_is_retryable(exc)
                 pause_everyone = False
             else:
                 if 200 <= response.status < 300:
@@ -188,7 +195,7 @@ class Transport:
                 async with session.get(
                     url, headers=self._headers, allow_redirects=False, timeout=self._timeout
                 ) as resp:
-                    body = await resp.read()
+                    body = await _read_body(resp, self._max_response_bytes)
                     status = resp.status
                     headers = resp.headers
             except (asyncio.TimeoutError, TimeoutError):
@@ -196,6 +203,10 @@ class Transport:
                 raise RequestTimeoutError(
                     f"no complete response within {self._timeout.total}s", path=shown
                 ) from None
+            except ResponseTooLargeError as exc:
+                self.limits.passed(sent)
+                exc.path = shown
+                raise
             except aiohttp.ClientError as exc:
                 self.limits.passed(sent)
                 raise TransportError(
@@ -220,6 +231,36 @@ class Transport:
             headers.get("Location"),
             sent,
         )
+
+
+async def _read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, decompressed, or ``ResponseTooLargeError`` as soon as it passes ``limit``.
+
+    An announced length past the cap fails before a byte is read. Otherwise the body is read as
+    it arrives (aiohttp unpacks compressed bodies piece by piece), so an endless or exploding
+    body costs at most ``limit`` plus one piece of memory.
+    """
+    length = resp.content_length
+    if length is not None and length > limit and hdrs.CONTENT_ENCODING not in resp.headers:
+        raise _too_large(limit)
+    content = resp.content
+    chunks = []
+    size = 0
+    while chunk := await content.readany():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(limit: int) -> ResponseTooLargeError:
+    shown = f"{limit // 1048576} MiB" if limit % 1048576 == 0 else f"{limit} bytes"
+    return ResponseTooLargeError(
+        f"the response body is larger than the {shown} limit on a response's size; "
+        "the server or a proxy in front of it is misbehaving",
+        limit=limit,
+    )
 
 
 def _describe(exc: aiohttp.ClientError) -> str:

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import aiohttp
 
 from ._convert import decode
-from ._transport import ClientStats, Transport
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, ClientStats, Transport
 from ._wire import (
     RetryPolicy,
     encode_path_segment,
@@ -114,6 +114,9 @@ class TabnineClient:
             was measured to accept (then probe upward) instead of only pausing for
             ``Retry-After`` and bursting again. ``False`` keeps only the pause: for callers who
             pace requests themselves.
+        max_response_bytes: the largest body accepted, counted after decompression (default
+            64 MiB, far above any real answer); a larger, endless or exploding body fails with
+            ``ResponseTooLargeError`` instead of filling the memory.
     """
 
     def __init__(
@@ -131,6 +134,7 @@ class TabnineClient:
         organization_id: str | None = None,
         retry_policy: RetryPolicy | None = None,
         adaptive_rate_limit: bool = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         token = validate_token(token if token is not None else os.environ.get("TABNINE_API_TOKEN"))
         url = base_url if base_url is not None else os.environ.get("TABNINE_BASE_URL")
@@ -160,6 +164,7 @@ class TabnineClient:
             ),
             session=session,
             adaptive_rate_limit=_flag("adaptive_rate_limit", adaptive_rate_limit),
+            max_response_bytes=_positive_int("max_response_bytes", max_response_bytes),
         )
         self._organization_id = organization_id
         self._organization_lock = asyncio.Lock()

@@ -10,8 +10,10 @@ the API token.
     ├── ConfigurationError          bad token, base URL or client knob (also a ValueError)
     ├── InvalidParameterError       bad method argument: dates, granularity... (also a ValueError)
     ├── ClientClosedError           the client was used outside ``async with`` or after closing
-    ├── TransportError              the request never got an HTTP answer
-    │   └── RequestTimeoutError     ...because an attempt ran out of time
+    ├── TransportError              the request never got a usable HTTP answer
+    │   ├── RequestTimeoutError     ...because an attempt ran out of time
+    │   ├── CertificateError        ...because the server's TLS certificate is not trusted
+    │   └── ResponseTooLargeError   ...because the body passed ``max_response_bytes``
     ├── APIStatusError              the server answered with a non-2xx status
     │   ├── BadRequestError         400
     │   ├── AuthenticationError     401 (also "Invalid organization")
@@ -42,6 +44,7 @@ __all__ = [
     "APIStatusError",
     "AuthenticationError",
     "BadRequestError",
+    "CertificateError",
     "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
@@ -52,6 +55,7 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "ServerError",
     "TabnineError",
     "TransportError",
@@ -97,6 +101,26 @@ class TransportError(TabnineError):
 
 class RequestTimeoutError(TransportError, TimeoutError):
     """One attempt ran longer than the client's ``timeout``."""
+
+
+class CertificateError(TransportError):
+    """The server's TLS certificate could not be verified; not retried, waiting does not help.
+
+    Private installations often use an internal certificate authority: pass its certificate
+    with ``ca_bundle=`` (``--ca-bundle`` on the command line).
+    """
+
+
+class ResponseTooLargeError(TransportError):
+    """The response body passed ``max_response_bytes`` (after decompression); not retried.
+
+    Attributes:
+        limit: the cap in bytes.
+    """
+
+    def __init__(self, message: str, *, limit: int, method: str = "GET", path: str = "") -> None:
+        super().__init__(message, method=method, path=path)
+        self.limit = limit
 
 
 class APIStatusError(TabnineError):
