@@ -18,16 +18,18 @@ REDACTED = "[REDACTED]"
 _REDACTED_BYTES = REDACTED.encode()
 
 
-def secret_forms(secret: str) -> tuple[bytes, ...]:
-    """The byte spellings a server may echo ``secret`` in: as is, and JSON-escaped.
+def secret_forms(*secrets: str) -> tuple[bytes, ...]:
+    """The byte spellings a server may echo each secret in: as is, and JSON-escaped.
 
     Longest first, so that a longer spelling is replaced before a shorter one inside it.
 
     >>> secret_forms("a/b")
     (b'a\\\\/b', b'a/b')
     """
-    escaped = json.dumps(secret)[1:-1]
-    forms = {secret, escaped, escaped.replace("/", "\\/")}
+    forms: set[str] = set()
+    for secret in secrets:
+        escaped = json.dumps(secret)[1:-1]
+        forms.update((secret, escaped, escaped.replace("/", "\\/")))
     return tuple(sorted((form.encode() for form in forms), key=lambda f: (-len(f), f)))
 
 

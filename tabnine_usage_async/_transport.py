@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -23,6 +24,7 @@ from yarl import URL
 
 from ._guard import redact, redact_text, secret_forms, transport_error_is_retryable
 from ._limits import Limits
+from ._network import proxy_credentials
 from ._version import __version__
 from ._wire import (
     RetryPolicy,
@@ -33,6 +35,7 @@ from ._wire import (
 )
 from .errors import (
     APIStatusError,
+    CertificateError,
     ClientClosedError,
     DecodeError,
     RequestTimeoutError,
@@ -91,9 +94,14 @@ class Transport:
         session: aiohttp.ClientSession | None = None,
         adaptive_rate_limit: bool = True,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        ssl_context: ssl.SSLContext | None = None,
+        proxy: str | None = None,
     ) -> None:
         self._base_url = base_url
         self._max_response_bytes = max_response_bytes
+        # True is aiohttp's verifying default; a context is never False (no way to skip checks).
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        self._proxy = proxy
         # Built once; the header dict is never logged or shown in a repr.
         self._headers = {
             "Authorization": f"Bearer {token}",
@@ -101,7 +109,7 @@ class Transport:
             "User-Agent": _USER_AGENT,
         }
         # Every body is scrubbed of these before anything reads it: servers and proxies echo.
-        self._secrets = secret_forms(token)
+        self._secrets = secret_forms(token, *proxy_credentials(proxy))
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
         self._max_concurrency = max_concurrency
         self._policy = retry_policy
@@ -193,7 +201,12 @@ class Transport:
             started = time.perf_counter()
             try:
                 async with session.get(
-                    url, headers=self._headers, allow_redirects=False, timeout=self._timeout
+                    url,
+                    headers=self._headers,
+                    allow_redirects=False,
+                    timeout=self._timeout,
+                    ssl=self._ssl,
+                    proxy=self._proxy,
                 ) as resp:
                     body = await _read_body(resp, self._max_response_bytes)
                     status = resp.status
@@ -207,6 +220,9 @@ class Transport:
                 self.limits.passed(sent)
                 exc.path = shown
                 raise
+            except aiohttp.ClientConnectorCertificateError as exc:
+                self.limits.passed(sent)
+                raise _untrusted(exc, shown) from None
             except aiohttp.ClientError as exc:
                 self.limits.passed(sent)
                 raise TransportError(
@@ -260,6 +276,19 @@ def _too_large(limit: int) -> ResponseTooLargeError:
         f"the response body is larger than the {shown} limit on a response's size; "
         "the server or a proxy in front of it is misbehaving",
         limit=limit,
+    )
+
+
+def _untrusted(exc: aiohttp.ClientConnectorCertificateError, shown: str) -> CertificateError:
+    cause = exc.certificate_error
+    reason = getattr(cause, "verify_message", None) or getattr(cause, "reason", None) or str(cause)
+    return CertificateError(
+        f"the TLS certificate of {exc.host} is not trusted ({reason}); if the server uses an "
+        "internal certificate authority, pass its certificate as ca_bundle=PATH or set "
+        "REQUESTS_CA_BUNDLE",
+        host=exc.host,
+        reason=str(reason),
+        path=shown,
     )
 
 

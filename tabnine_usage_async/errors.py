@@ -108,7 +108,18 @@ class CertificateError(TransportError):
 
     Private installations often use an internal certificate authority: pass its certificate
     with ``ca_bundle=`` (``--ca-bundle`` on the command line).
+
+    Attributes:
+        host: the server whose certificate was refused.
+        reason: what OpenSSL found wrong, e.g. ``unable to get local issuer certificate``.
     """
+
+    def __init__(
+        self, message: str, *, host: str = "", reason: str = "", method: str = "GET", path: str = ""
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.host = host
+        self.reason = reason
 
 
 class ResponseTooLargeError(TransportError):

@@ -18,7 +18,7 @@ from tabnine_usage_async import (
     TabnineClient,
 )
 
-from .conftest import FAST_RETRIES
+from .conftest import FAST_RETRIES, TOKEN
 
 MiB = 1024 * 1024
 CAP = 1 * MiB
@@ -91,7 +91,7 @@ async def test_body_over_the_cap_fails_typed_with_bounded_memory(handler: Handle
     """A body past max_response_bytes fails at once, unretried, without being held in memory."""
     async for base_url in serve(handler):
         async with TabnineClient(
-            token="t",
+            token=TOKEN,
             base_url=base_url,
             max_response_bytes=CAP,
             retry_policy=FAST_RETRIES,
@@ -115,7 +115,7 @@ async def test_body_over_the_cap_fails_typed_with_bounded_memory(handler: Handle
 async def test_body_under_the_cap_is_read_compressed_or_not() -> None:
     """A compressed answer is unpacked, and a cap at its exact size still lets it through."""
     async for base_url in serve(small_gzip):
-        async with TabnineClient(token="t", base_url=base_url, max_response_bytes=27) as client:
+        async with TabnineClient(token=TOKEN, base_url=base_url, max_response_bytes=27) as client:
             team = await client.get_team("t-1")
     assert team.name == "QA"
 
@@ -123,7 +123,7 @@ async def test_body_under_the_cap_is_read_compressed_or_not() -> None:
 async def test_default_cap_is_far_above_any_answer() -> None:
     """By default a 20 MiB body is read whole: the cap only stops the absurd."""
     async for base_url in serve(huge):
-        async with TabnineClient(token="t", base_url=base_url) as client:
+        async with TabnineClient(token=TOKEN, base_url=base_url) as client:
             team = await client.get_team("t-1")
     assert len(team.id) == 20 * MiB
 
@@ -132,4 +132,4 @@ async def test_default_cap_is_far_above_any_answer() -> None:
 def test_max_response_bytes_is_checked(bad: object) -> None:
     """A cap that is not a positive whole number is refused when the client is built."""
     with pytest.raises(ConfigurationError, match="max_response_bytes"):
-        TabnineClient(token="t", max_response_bytes=bad)  # type: ignore[arg-type]
+        TabnineClient(token=TOKEN, max_response_bytes=bad)  # type: ignore[arg-type]

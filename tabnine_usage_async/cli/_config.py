@@ -65,6 +65,9 @@ def client_options(args: argparse.Namespace) -> dict[str, Any]:
         options["max_retries"] = args.max_retries
     if args.page_size is not None:
         options["page_size"] = args.page_size
+    for name in ("proxy", "ca_bundle", "client_cert", "client_key"):
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
     return options
 
 
@@ -91,6 +94,8 @@ async def connect(args: argparse.Namespace) -> AsyncIterator[TabnineClient]:
                 f"using a fake Tabnine API at {fake.base_url} "
                 f"({args.fake_users} users, {args.fake_teams} teams, seed {args.fake_seed})"
             )
-        client = TabnineClient(token=fake.token, base_url=fake.base_url, **client_options(args))
+        # The fake listens on loopback: a corporate proxy from the environment cannot reach it.
+        options = {"trust_env": False, **client_options(args)}
+        client = TabnineClient(token=fake.token, base_url=fake.base_url, **options)
         async with client:
             yield client

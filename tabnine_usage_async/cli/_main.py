@@ -7,7 +7,12 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from ..errors import ConfigurationError, InvalidParameterError, TabnineError
+from ..errors import (
+    CertificateError,
+    ConfigurationError,
+    InvalidParameterError,
+    TabnineError,
+)
 from ._errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -82,6 +87,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         show_traceback(args.debug)
         error(exc)
         return EXIT_USAGE
+    except CertificateError as exc:
+        show_traceback(args.debug)
+        error(
+            f"CertificateError: the TLS certificate of {exc.host} is not trusted ({exc.reason}); "
+            "if the server uses an internal certificate authority, pass its certificate with "
+            "--ca-bundle PATH (or set REQUESTS_CA_BUNDLE)"
+        )
+        return EXIT_FAILED
     except TabnineError as exc:
         show_traceback(args.debug)
         error(f"{type(exc).__name__}: {exc}")
