@@ -8,7 +8,6 @@ how long, which error) come from the pure functions in ``_wire``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import ssl
@@ -22,7 +21,13 @@ import attrs
 from aiohttp import hdrs
 from yarl import URL
 
-from ._guard import redact, redact_text, secret_forms, transport_error_is_retryable
+from ._guard import (
+    parse_json,
+    redact,
+    redact_text,
+    secret_forms,
+    transport_error_is_retryable,
+)
 from ._limits import Limits
 from ._network import proxy_credentials
 from ._version import __version__
@@ -37,7 +42,6 @@ from .errors import (
     APIStatusError,
     CertificateError,
     ClientClosedError,
-    DecodeError,
     RequestTimeoutError,
     ResponseTooLargeError,
     TransportError,
@@ -166,7 +170,7 @@ class Transport:
                 pause_everyone = False
             else:
                 if 200 <= response.status < 300:
-                    return _parse_json(response.body, endpoint)
+                    return parse_json(response.body, endpoint)
                 retry_after = parse_retry_after(response.retry_after, now=time.time())
                 failure = error_for_status(
                     response.status,
@@ -297,14 +301,3 @@ def _describe(exc: aiohttp.ClientError) -> str:
     kind = type(exc).__name__
     text = str(exc).strip()
     return f"{kind}: {text}" if text else kind
-
-
-def _parse_json(body: bytes, endpoint: str) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        snippet = body[:80].decode("utf-8", errors="replace")
-        raise DecodeError(
-            f"the body is not JSON (starts with {snippet!r})" if body else "the body is empty",
-            endpoint=endpoint,
-        ) from None

@@ -149,3 +149,32 @@ async def forward_proxy(credentials: tuple[str, str] | None = None) -> AsyncIter
             task.cancel()
         await asyncio.gather(*proxy._tasks, return_exceptions=True)
         await server.wait_closed()
+
+
+Override = Callable[[web.Request], "web.StreamResponse | None"]
+
+
+@contextlib.asynccontextmanager
+async def hostile_front(upstream: str, override: Override) -> AsyncIterator[str]:
+    """A server on 127.0.0.1 that relays to ``upstream`` except where ``override`` answers.
+
+    ``override`` sees each request first; when it returns a response, that is sent instead.
+    Yields the front's base URL.
+    """
+    from aiohttp import ClientSession
+
+    async def relay(request: web.Request) -> web.StreamResponse:
+        answer = override(request)
+        if answer is not None:
+            return answer
+        async with session.get(
+            upstream + request.path_qs, headers={"Authorization": request.headers["Authorization"]}
+        ) as resp:
+            return web.Response(
+                status=resp.status, body=await resp.read(), content_type="application/json"
+            )
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", relay)
+    async with ClientSession() as session, TestServer(app, host="127.0.0.1") as server:
+        yield f"http://127.0.0.1:{server.port}"
