@@ -26,6 +26,7 @@ the API token.
     │   └── UnexpectedRedirectError 3xx (redirects are never followed: see the README)
     └── DecodeError                 a 2xx body that does not fit the schema
         └── PaginationError         pages that would loop forever or break the limit
+            └── ListingChangedError the list changed while it was paged through
 
 Example::
 
@@ -50,6 +51,7 @@ __all__ = [
     "ConflictError",
     "DecodeError",
     "InvalidParameterError",
+    "ListingChangedError",
     "NotFoundError",
     "PaginationError",
     "PermissionDeniedError",
@@ -236,3 +238,12 @@ class DecodeError(TabnineError):
 
 class PaginationError(DecodeError):
     """The server's pages would loop forever (a repeated offset) or break the requested limit."""
+
+
+class ListingChangedError(PaginationError):
+    """The list changed while it was paged through: its items do not add up to ``meta.total``.
+
+    With offset pagination, a member removed between two pages pushes another past the page
+    boundary, unseen. ``list_members`` lists again when this happens, and raises it (or reports
+    it as a failed listing) only when the list never holds still.
+    """
