@@ -25,6 +25,7 @@ from ._errors import (
 )
 from ._parser import build_parser
 from ._run import Run, run_command
+from ._wording import for_command_line
 
 __all__ = ["main"]
 
@@ -85,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except (UsageError, ConfigurationError, InvalidParameterError) as exc:
         show_traceback(args.debug)
-        error(exc)
+        error(for_command_line(str(exc), args.command))
         return EXIT_USAGE
     except CertificateError as exc:
         show_traceback(args.debug)
