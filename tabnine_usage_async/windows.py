@@ -23,6 +23,7 @@ import attrs
 from .errors import InvalidParameterError
 
 __all__ = [
+    "LATEST",
     "DateLike",
     "Window",
     "WindowSpec",
@@ -46,6 +47,9 @@ _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 )
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+#: Dates from here on are refused: the next month or period boundary would leave year 9999.
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def parse_datetime(text: str) -> datetime:
@@ -92,10 +96,28 @@ def to_utc(value: DateLike, *, name: str = "date") -> datetime:
 
     A ``date`` (or a ``YYYY-MM-DD`` string) means midnight UTC. A naive ``datetime`` is rejected
     because its zone is ambiguous. Sub-second precision is dropped (the API takes whole seconds).
+    Moments from ``LATEST`` (9999-01-01) on are refused: windows and periods after them would end
+    past the last year a ``datetime`` can hold.
 
     Raises:
         InvalidParameterError: naming ``name`` and saying what to pass instead.
     """
+    try:
+        moment = _to_utc(value, name)
+    except OverflowError:
+        moment = None
+    if moment is None or moment >= LATEST:
+        raise InvalidParameterError(
+            f"{name} {_shown(value)} is too late: dates must be before {LATEST.date().isoformat()}"
+        )
+    return moment
+
+
+def _shown(value: DateLike) -> str:
+    return repr(value) if isinstance(value, str) else value.isoformat()
+
+
+def _to_utc(value: DateLike, name: str) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
             raise InvalidParameterError(
