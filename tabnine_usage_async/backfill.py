@@ -28,9 +28,10 @@ from .checkpoint import Checkpoint, default_path
 from .client import TabnineClient
 from .orchestrator import SCOPES, FailedUnit, OnError, UnitResult, UsageWalk, WalkProgress
 from .sinks import Sink, format_for_path, open_sink
+from .sinks._paths import check_apart, output_paths, sqlite_paths
 from .windows import DateLike, WindowSpec, format_datetime
 
-__all__ = ["BackfillSummary", "backfill", "job_parameters"]
+__all__ = ["BackfillSummary", "backfill", "check_paths", "job_parameters"]
 
 
 @attrs.frozen
@@ -88,6 +89,23 @@ def job_parameters(
     }
 
 
+def check_paths(output: Path, output_format: str, checkpoint: Path | None) -> None:
+    """Refuse an output and checkpoint that would share any file, before either is touched.
+
+    The output's side files (SQLite journals, Parquet parts and temporary file, the lock) and the
+    checkpoint's journals count too; paths are compared after resolving links, ``..``, hard links
+    and letter case. Pure but for reading the file system.
+
+    Raises:
+        InvalidParameterError: naming the paths that meet.
+    """
+    if checkpoint is None:
+        return
+    check_apart(
+        {"output": output_paths(output, output_format), "checkpoint": sqlite_paths(checkpoint)}
+    )
+
+
 async def backfill(
     client: TabnineClient,
     start: DateLike,
@@ -117,8 +135,9 @@ async def backfill(
         on_progress: called with live counters after every unit.
 
     Raises:
-        InvalidParameterError: bad arguments, an unknown format, an unwritable output, or a
-            checkpoint written by a job with other parameters (``CheckpointMismatchError``).
+        InvalidParameterError: bad arguments, an unknown format, an unwritable output, an
+            output and checkpoint that share a file, or a checkpoint written by a job with other
+            parameters (``CheckpointMismatchError``).
     """
     started = time.monotonic()
     stats_before = (client.stats.requests, client.stats.retries, client.stats.rate_limited)
@@ -135,13 +154,14 @@ async def backfill(
         include_unassigned=include_unassigned,
         on_error=on_error,
     )
-    organization_id = await client.resolve_organization_id()
-    job = job_parameters(walk, organization_id=organization_id, output=output, output_format=fmt)
     checkpoint_path: Path | None = None
     if checkpoint is True:
         checkpoint_path = default_path(output)
     elif checkpoint is not False:
         checkpoint_path = Path(checkpoint)
+    check_paths(output, fmt, checkpoint_path)
+    organization_id = await client.resolve_organization_id()
+    job = job_parameters(walk, organization_id=organization_id, output=output, output_format=fmt)
 
     store = Checkpoint.open(checkpoint_path, job=job) if checkpoint_path is not None else None
     try:

@@ -7,6 +7,7 @@ Each test runs the real program (in-process or in a fresh interpreter) against a
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,68 @@ def test_usage_near_year_9999_exits_2(
     assert main([*argv, "--granularity", "monthly", "--base-url", UNUSED_URL]) == 2
     lines = error_lines(capsys.readouterr().err)
     assert len(lines) == 1 and "9999" in lines[0], lines
+
+
+# -- outputs, checkpoints and their side files never overlap ---------------------------------------
+
+
+def refused(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    """Run ``argv`` (never reaching a server) and return its one error line; it must exit 2."""
+    code = main([*argv, "--base-url", UNUSED_URL])
+    captured = capsys.readouterr()
+    lines = error_lines(captured.err)
+    assert code == 2, captured.err
+    assert len(lines) == 1 and lines[0].startswith("tabnine-usage: error: "), captured.err
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+TWO_DAYS = ["--start", "2026-01-01", "--end", "2026-01-03"]
+# (output, checkpoint) relative to the test's folder; "sub" is a folder, "link" a link to it.
+OVERLAPS = {
+    "same path jsonl": ("u.jsonl", "u.jsonl"),
+    "same path csv": ("u.csv", "u.csv"),
+    "same path sqlite": ("u.sqlite", "u.sqlite"),
+    "same path parquet": ("u.parquet", "u.parquet"),
+    "another spelling": ("sub/u.jsonl", "sub/../sub/./u.jsonl"),
+    "through a linked folder": ("sub/u.csv", "link/u.csv"),
+    "other letter case": ("u.jsonl", "U.JSONL"),
+    "the sqlite output's journal": ("u.sqlite", "u.sqlite-wal"),
+    "inside the parquet parts": ("u.parquet", "u.parquet.parts/c.sqlite"),
+    "the parquet temporary file": ("u.parquet", "u.parquet.tmp"),
+    "the output's lock": ("u.jsonl", "u.jsonl.lock"),
+    "the checkpoint's journal": ("c.sqlite-wal", "c.sqlite"),
+}
+
+
+@pytest.mark.parametrize("name", OVERLAPS)
+def test_overlapping_output_and_checkpoint_are_refused(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An output sharing any file with its checkpoint exits 2 and leaves an earlier file alone."""
+    monkeypatch.setenv("TABNINE_API_TOKEN", "t0ken")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "sub")
+    output, checkpoint = (tmp_path / p for p in OVERLAPS[name])
+    output.write_bytes(b"earlier data\n")
+    argv = ["backfill", *TWO_DAYS, "-o", str(output), "--checkpoint", str(checkpoint)]
+    if output.suffix not in (".jsonl", ".csv", ".sqlite", ".parquet"):
+        argv += ["--format", "jsonl"]
+    line = refused(capsys, *argv)
+    assert "share a file" in line
+    assert output.read_bytes() == b"earlier data\n"
+
+
+def test_a_checkpoint_hard_linked_to_the_output_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hard link is the same file under another name: refused like the same path."""
+    monkeypatch.setenv("TABNINE_API_TOKEN", "t0ken")
+    output = tmp_path / "u.jsonl"
+    output.write_bytes(b"earlier data\n")
+    os.link(output, tmp_path / "c.sqlite")
+    line = refused(
+        capsys, "backfill", *TWO_DAYS, "-o", str(output), "--checkpoint", str(tmp_path / "c.sqlite")
+    )
+    assert "share a file" in line
+    assert output.read_bytes() == b"earlier data\n"

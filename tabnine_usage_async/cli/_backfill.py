@@ -11,7 +11,7 @@ from pathlib import Path
 import attrs
 
 from .._wire import parse_granularity
-from ..backfill import BackfillSummary, backfill
+from ..backfill import BackfillSummary, backfill, check_paths
 from ..checkpoint import default_path
 from ..client import TabnineClient
 from ..errors import InvalidParameterError
@@ -56,6 +56,8 @@ def plan_backfill(args: argparse.Namespace) -> BackfillPlan:
     scopes = parse_scopes(args.scope)
     output: Path = args.output
     fmt = args.format or format_for_path(output)
+    checkpoint = args.checkpoint if args.checkpoint is not None else default_path(output)
+    check_paths(output, fmt, checkpoint)
     return BackfillPlan(
         start=start,
         end=end,
@@ -66,7 +68,7 @@ def plan_backfill(args: argparse.Namespace) -> BackfillPlan:
         include_unassigned=args.include_unassigned,
         output=output,
         format=fmt,
-        checkpoint=args.checkpoint if args.checkpoint is not None else default_path(output),
+        checkpoint=checkpoint,
     )
 
 

@@ -1,0 +1,119 @@
+"""Which files an output owns, and the check that keeps outputs, checkpoints and their companion
+files apart.
+
+The rule, the same for every format:
+
+- No file or folder of one role (the output with its side files, the checkpoint with its
+  journals) may be a file or folder of another. Paths are compared after resolving links,
+  ``..`` and hard links; names that differ only in letter case count as the same, because they
+  are the same file on the case-insensitive file systems of macOS and Windows.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import attrs
+
+from ..errors import InvalidParameterError
+
+__all__ = [
+    "OwnedPaths",
+    "check_apart",
+    "lock_path",
+    "output_paths",
+    "sqlite_paths",
+]
+
+_SQLITE_SIDES = ("-wal", "-shm", "-journal")
+
+
+@attrs.frozen
+class OwnedPaths:
+    """The files and folders one role (an output, a checkpoint) creates, writes or deletes."""
+
+    files: tuple[Path, ...]
+    folders: tuple[Path, ...] = ()
+
+
+def _beside(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
+
+
+def lock_path(output: Path) -> Path:
+    """The lock file of an output: ``<output>.lock`` beside it."""
+    return _beside(output, ".lock")
+
+
+def sqlite_paths(path: Path) -> OwnedPaths:
+    """A SQLite database and the journal files SQLite keeps beside it."""
+    return OwnedPaths((path, *(_beside(path, s) for s in _SQLITE_SIDES)))
+
+
+def output_paths(path: Path, format: str) -> OwnedPaths:
+    """Every file and folder an output of ``format`` at ``path`` may create, its lock included."""
+    if format == "sqlite":
+        files = sqlite_paths(path).files
+    elif format == "parquet":
+        files = (path, _beside(path, ".tmp"))
+    else:
+        files = (path,)
+    folders: tuple[Path, ...] = ()
+    if format == "parquet":
+        folders = tuple(_beside(path, s) for s in (".parts", ".parts.trash", ".parts.restore"))
+    return OwnedPaths((*files, lock_path(path)), folders)
+
+
+def _real(path: Path) -> str:
+    return os.path.normcase(os.path.realpath(path)).casefold()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if _real(a) == _real(b):
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links
+    except OSError:
+        return False  # one of them does not exist yet
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return _real(path).startswith(_real(folder) + os.sep) or _same_file(path, folder)
+
+
+def _clash(a: OwnedPaths, b: OwnedPaths) -> tuple[Path, Path] | None:
+    for x in a.files:
+        for y in b.files:
+            if _same_file(x, y):
+                return x, y
+        for folder in b.folders:
+            if _inside(x, folder):
+                return x, folder
+    for folder in a.folders:
+        for y in b.files:
+            if _inside(y, folder):
+                return folder, y
+        for other in b.folders:
+            if _inside(folder, other) or _inside(other, folder):
+                return folder, other
+    return None
+
+
+def check_apart(roles: Mapping[str, OwnedPaths]) -> None:
+    """Refuse roles (``{"output": ..., "checkpoint": ...}``) that share a file or folder.
+
+    Raises:
+        InvalidParameterError: naming both roles and the paths that meet.
+    """
+    names = list(roles)
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            clash = _clash(roles[first], roles[second])
+            if clash is not None:
+                mine, theirs = clash
+                raise InvalidParameterError(
+                    f"the {first} and the {second} would share a file: {mine} (of the {first}) "
+                    f"is {theirs} (of the {second}); give the {second} another path"
+                )
