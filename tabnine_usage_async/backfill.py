@@ -28,7 +28,7 @@ from .checkpoint import Checkpoint, default_path
 from .client import TabnineClient
 from .orchestrator import SCOPES, FailedUnit, OnError, UnitResult, UsageWalk, WalkProgress
 from .sinks import Sink, format_for_path, open_sink
-from .sinks._paths import check_apart, output_paths, sqlite_paths
+from .sinks._paths import check_apart, check_plain, output_paths, sqlite_paths
 from .windows import DateLike, WindowSpec, format_datetime
 
 __all__ = ["BackfillSummary", "backfill", "check_paths", "job_parameters"]
@@ -90,20 +90,24 @@ def job_parameters(
 
 
 def check_paths(output: Path, output_format: str, checkpoint: Path | None) -> None:
-    """Refuse an output and checkpoint that would share any file, before either is touched.
+    """Refuse unusable output and checkpoint paths, before either is touched.
 
-    The output's side files (SQLite journals, Parquet parts and temporary file, the lock) and the
-    checkpoint's journals count too; paths are compared after resolving links, ``..``, hard links
-    and letter case. Pure but for reading the file system.
+    Refused: an output or checkpoint that is a symbolic link (so is any of their side files), and
+    an output and checkpoint that would share any file. The output's side files (SQLite journals,
+    Parquet parts and temporary file, the lock) and the checkpoint's journals count too; paths
+    are compared after resolving links, ``..``, hard links and letter case. Pure but for reading
+    the file system.
 
     Raises:
-        InvalidParameterError: naming the paths that meet.
+        InvalidParameterError: naming the path and what is wrong with it.
     """
+    owned = output_paths(output, output_format)
+    check_plain(owned, "output")
     if checkpoint is None:
         return
-    check_apart(
-        {"output": output_paths(output, output_format), "checkpoint": sqlite_paths(checkpoint)}
-    )
+    journals = sqlite_paths(checkpoint)
+    check_plain(journals, "checkpoint")
+    check_apart({"output": owned, "checkpoint": journals})
 
 
 async def backfill(

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from tabnine_usage_async.cli import main
+from tabnine_usage_async.sinks import read_records
 
-from .test_cli import UNUSED_URL, error_lines
+from .test_cli import UNUSED_URL, child_env, cli, error_lines
 
 # -- dates at the end of the calendar --------------------------------------------------------------
 
@@ -119,3 +120,46 @@ def test_a_checkpoint_hard_linked_to_the_output_is_refused(
     )
     assert "share a file" in line
     assert output.read_bytes() == b"earlier data\n"
+
+
+# -- one symbolic-link policy for every format -----------------------------------------------------
+
+FORMATS = ("jsonl", "csv", "sqlite", "parquet")
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_an_output_that_is_a_symbolic_link_is_refused(
+    fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A linked output is never written through nor replaced: exit 2, link and target intact."""
+    monkeypatch.setenv("TABNINE_API_TOKEN", "t0ken")
+    target = tmp_path / "elsewhere.txt"
+    target.write_bytes(b"precious\n")
+    link = tmp_path / f"u.{fmt}"
+    link.symlink_to(target)
+    line = refused(capsys, "backfill", *TWO_DAYS, "-o", str(link))
+    assert "symbolic link" in line and str(target) in line
+    assert link.is_symlink() and target.read_bytes() == b"precious\n"
+
+
+def test_a_checkpoint_that_is_a_symbolic_link_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The checkpoint follows the same link rule as the output."""
+    monkeypatch.setenv("TABNINE_API_TOKEN", "t0ken")
+    target = tmp_path / "elsewhere.sqlite"
+    link = tmp_path / "c.sqlite"
+    link.symlink_to(target)
+    argv = ["backfill", *TWO_DAYS, "-o", str(tmp_path / "u.jsonl"), "--checkpoint", str(link)]
+    assert "symbolic link" in refused(capsys, *argv)
+    assert link.is_symlink() and not target.exists()
+
+
+def test_an_output_in_a_linked_folder_is_written(tmp_path: Path) -> None:
+    """Links among the folders above the output are resolved, not refused."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    argv = ["backfill", "--fake", "--fake-teams", "1", "--fake-users", "2", "-q", *TWO_DAYS]
+    result = cli(*argv, "-o", str(tmp_path / "link" / "u.jsonl"), env=child_env())
+    assert result.returncode == 0, result.stderr
+    assert len(read_records(tmp_path / "real" / "u.jsonl")) == (1 + 1 + 2) * 2

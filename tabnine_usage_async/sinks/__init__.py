@@ -42,6 +42,7 @@ from ._common import SinkError, check_output_path
 from ._csv import CsvSink, read_csv
 from ._jsonl import JsonlSink, read_jsonl
 from ._parquet import PARQUET_MISSING, ParquetSink, read_parquet
+from ._paths import check_plain, output_paths
 from ._sqlite import SqliteSink, read_sqlite
 
 __all__ = [
@@ -157,13 +158,14 @@ def open_sink(
             exactly from that durable state; ``None`` starts an empty output, replacing any file.
 
     Raises:
-        InvalidParameterError: unknown format or extension, an unusable path, or Parquet without
-            pyarrow installed.
+        InvalidParameterError: unknown format or extension, an unusable path (a symbolic link
+            among them: nothing is written through a link), or Parquet without pyarrow installed.
         SinkError: the output cannot be resumed at ``resume`` (missing, shortened or changed).
     """
     target = Path(path)
     fmt = _check_format(format, target)
     check_output_path(target)
+    check_plain(output_paths(target, fmt), "output")
     return _OPENERS[fmt](target, resume=resume)
 
 

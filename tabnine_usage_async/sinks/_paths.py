@@ -1,8 +1,10 @@
-"""Which files an output owns, and the check that keeps outputs, checkpoints and their companion
-files apart.
+"""Which files an output owns, and the checks that keep outputs, checkpoints and their companion
+files apart and writable as ordinary files.
 
-The rule, the same for every format:
+The rules, the same for every format:
 
+- The path itself must not be a symbolic link: a link is refused with its target named, never
+  written through nor replaced. Links among the folders above it are fine (they are resolved).
 - No file or folder of one role (the output with its side files, the checkpoint with its
   journals) may be a file or folder of another. Paths are compared after resolving links,
   ``..`` and hard links; names that differ only in letter case count as the same, because they
@@ -22,6 +24,7 @@ from ..errors import InvalidParameterError
 __all__ = [
     "OwnedPaths",
     "check_apart",
+    "check_plain",
     "lock_path",
     "output_paths",
     "sqlite_paths",
@@ -117,3 +120,26 @@ def check_apart(roles: Mapping[str, OwnedPaths]) -> None:
                     f"the {first} and the {second} would share a file: {mine} (of the {first}) "
                     f"is {theirs} (of the {second}); give the {second} another path"
                 )
+
+
+def check_plain(owned: OwnedPaths, what: str) -> None:
+    """Refuse symbolic links.
+
+    The first of ``owned.files`` is the path given by the user; the others (side files) and the
+    folders are held to the same rule, so no write of the run can leave the place it was given.
+
+    Raises:
+        InvalidParameterError: saying what the path of the ``what`` is and what to give instead.
+    """
+    for path in owned.files:
+        _check_link(path, what)
+    for folder in owned.folders:
+        _check_link(folder, what)
+
+
+def _check_link(path: Path, what: str) -> None:
+    if path.is_symlink():
+        raise InvalidParameterError(
+            f"the {what} {path} is a symbolic link (to {os.readlink(path)}); nothing is ever "
+            "written through a link: give the target's path, or remove the link"
+        )
