@@ -92,11 +92,12 @@ def job_parameters(
 def check_paths(output: Path, output_format: str, checkpoint: Path | None) -> None:
     """Refuse unusable output and checkpoint paths, before either is touched.
 
-    Refused: an output or checkpoint that is a symbolic link (so is any of their side files), and
-    an output and checkpoint that would share any file. The output's side files (SQLite journals,
-    Parquet parts and temporary file, the lock) and the checkpoint's journals count too; paths
-    are compared after resolving links, ``..``, hard links and letter case. Pure but for reading
-    the file system.
+    Refused: an output or checkpoint that is ``-``, exists but is not a regular file (a device
+    such as ``/dev/stdout``, a pipe, a socket) or is a symbolic link (so is any of their side
+    files), and an output and checkpoint that would share any file. The output's side files
+    (SQLite journals, Parquet parts and temporary file, the lock) and the checkpoint's journals
+    count too; paths are compared after resolving links, ``..``, hard links and letter case.
+    Pure but for reading the file system.
 
     Raises:
         InvalidParameterError: naming the path and what is wrong with it.

@@ -163,3 +163,36 @@ def test_an_output_in_a_linked_folder_is_written(tmp_path: Path) -> None:
     result = cli(*argv, "-o", str(tmp_path / "link" / "u.jsonl"), env=child_env())
     assert result.returncode == 0, result.stderr
     assert len(read_records(tmp_path / "real" / "u.jsonl")) == (1 + 1 + 2) * 2
+
+
+# -- outputs are regular files ---------------------------------------------------------------------
+
+
+def test_dev_stdout_as_output_is_refused_before_writing(tmp_path: Path) -> None:
+    """``--output /dev/stdout`` (a pipe here) exits 2 up front and writes nothing to it."""
+    argv = ["backfill", "--fake", "--fake-teams", "1", "--fake-users", "2", "-q", *TWO_DAYS]
+    result = cli(*argv, "--format", "jsonl", "-o", "/dev/stdout", env=child_env())
+    assert result.returncode == 2, result.stderr
+    lines = error_lines(result.stderr)
+    assert len(lines) == 1 and "regular file" in lines[0], result.stderr
+    assert result.stdout == ""
+
+
+def test_a_named_pipe_as_output_is_refused(tmp_path: Path) -> None:
+    """A FIFO is refused at once instead of blocking on open or failing on fsync."""
+    fifo = tmp_path / "u.jsonl"
+    os.mkfifo(fifo)
+    argv = ["backfill", "--fake", "--fake-teams", "1", "--fake-users", "2", "-q", *TWO_DAYS]
+    result = cli(*argv, "-o", str(fifo), env=child_env(), timeout=30)
+    assert result.returncode == 2, result.stderr
+    assert "is a pipe" in result.stderr
+
+
+def test_dash_as_output_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--output -`` is refused with the reason, not taken as a file named '-'."""
+    monkeypatch.setenv("TABNINE_API_TOKEN", "t0ken")
+    line = refused(capsys, "backfill", *TWO_DAYS, "--format", "jsonl", "-o", "-")
+    assert "standard output" in line
+    assert not Path("-").exists()

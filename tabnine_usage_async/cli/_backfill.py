@@ -18,6 +18,7 @@ from ..errors import InvalidParameterError
 from ..models import Granularity
 from ..orchestrator import parse_scopes, parse_window
 from ..sinks import format_for_path
+from ..sinks._paths import OwnedPaths, check_plain
 from ..windows import Window, resolve_range, split_windows
 from ._config import connect
 from ._dryrun import dry_run
@@ -55,6 +56,8 @@ def plan_backfill(args: argparse.Namespace) -> BackfillPlan:
     windows = split_windows(start, end, window)
     scopes = parse_scopes(args.scope)
     output: Path = args.output
+    # Before the format: "-" has no extension, and the reason to refuse it is another.
+    check_plain(OwnedPaths((output,)), "output")
     fmt = args.format or format_for_path(output)
     checkpoint = args.checkpoint if args.checkpoint is not None else default_path(output)
     check_paths(output, fmt, checkpoint)

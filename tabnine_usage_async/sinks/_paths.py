@@ -3,6 +3,9 @@ files apart and writable as ordinary files.
 
 The rules, the same for every format:
 
+- An output (or checkpoint) is a regular file or not there yet. Standard output (``-``), a
+  device such as ``/dev/stdout``, a pipe or a socket is refused: outputs are cut back, replaced
+  and renamed on resume, which only a regular file allows.
 - The path itself must not be a symbolic link: a link is refused with its target named, never
   written through nor replaced. Links among the folders above it are fine (they are resolved).
 - No file or folder of one role (the output with its side files, the checkpoint with its
@@ -14,6 +17,7 @@ The rules, the same for every format:
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -122,8 +126,20 @@ def check_apart(roles: Mapping[str, OwnedPaths]) -> None:
                 )
 
 
+def _kind(mode: int) -> str:
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a pipe"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "not a regular file"
+
+
 def check_plain(owned: OwnedPaths, what: str) -> None:
-    """Refuse symbolic links.
+    """Refuse ``-``, files that exist but are not regular files, and symbolic links.
 
     The first of ``owned.files`` is the path given by the user; the others (side files) and the
     folders are held to the same rule, so no write of the run can leave the place it was given.
@@ -131,10 +147,30 @@ def check_plain(owned: OwnedPaths, what: str) -> None:
     Raises:
         InvalidParameterError: saying what the path of the ``what`` is and what to give instead.
     """
+    if owned.files and os.fspath(owned.files[0]) == "-":
+        raise InvalidParameterError(
+            f"the {what} cannot be standard output ('-'): it must be a file that a re-run can "
+            "resume; write to a file and read it from there"
+        )
     for path in owned.files:
-        _check_link(path, what)
+        _check_file(path, what)
     for folder in owned.folders:
         _check_link(folder, what)
+
+
+def _check_file(path: Path, what: str) -> None:
+    try:
+        mode = os.stat(path).st_mode  # follows links: what a write would reach
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise InvalidParameterError(f"cannot use {path} as the {what}: {exc.strerror}") from None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise InvalidParameterError(
+            f"the {what} {path} is {_kind(mode)}: it must be a regular file that a re-run can "
+            "resume; write to a file and read it from there"
+        )
+    _check_link(path, what)
 
 
 def _check_link(path: Path, what: str) -> None:
