@@ -28,6 +28,7 @@ from .checkpoint import Checkpoint, default_path
 from .client import TabnineClient
 from .orchestrator import SCOPES, FailedUnit, OnError, UnitResult, UsageWalk, WalkProgress
 from .sinks import Sink, format_for_path, open_sink
+from .sinks._lock import OutputLock
 from .sinks._paths import check_apart, check_plain, output_paths, sqlite_paths
 from .windows import DateLike, WindowSpec, format_datetime
 
@@ -141,8 +142,9 @@ async def backfill(
 
     Raises:
         InvalidParameterError: bad arguments, an unknown format, an unwritable output, an
-            output and checkpoint that share a file, or a checkpoint written by a job with other
-            parameters (``CheckpointMismatchError``).
+            output and checkpoint that share a file, an output another running job writes
+            (``OutputLockedError``), or a checkpoint written by a job with other parameters
+            (``CheckpointMismatchError``).
     """
     started = time.monotonic()
     stats_before = (client.stats.requests, client.stats.retries, client.stats.rate_limited)
@@ -165,19 +167,23 @@ async def backfill(
     elif checkpoint is not False:
         checkpoint_path = Path(checkpoint)
     check_paths(output, fmt, checkpoint_path)
-    organization_id = await client.resolve_organization_id()
-    job = job_parameters(walk, organization_id=organization_id, output=output, output_format=fmt)
-
-    store = Checkpoint.open(checkpoint_path, job=job) if checkpoint_path is not None else None
-    try:
-        if store is not None:
-            store.begin_run()
-            walk.skip_units(store.done_units())
-        out = open_sink(output, fmt, resume=store.sink_marker if store is not None else None)
-        written = await _drain(walk, out, store, commit_interval, on_progress)
-    finally:
-        if store is not None:
-            store.close()
+    # The output itself is locked, not only the checkpoint: two runs given different
+    # checkpoints must not write one output either.
+    with OutputLock.acquire(output):
+        organization_id = await client.resolve_organization_id()
+        job = job_parameters(
+            walk, organization_id=organization_id, output=output, output_format=fmt
+        )
+        store = Checkpoint.open(checkpoint_path, job=job) if checkpoint_path is not None else None
+        try:
+            if store is not None:
+                store.begin_run()
+                walk.skip_units(store.done_units())
+            out = open_sink(output, fmt, resume=store.sink_marker if store is not None else None)
+            written = await _drain(walk, out, store, commit_interval, on_progress)
+        finally:
+            if store is not None:
+                store.close()
     return BackfillSummary(
         records_written=written,
         units_done=walk.progress.units_done,

@@ -8,6 +8,10 @@ Each test runs the real program (in-process or in a fresh interpreter) against a
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,7 +19,7 @@ import pytest
 from tabnine_usage_async.cli import main
 from tabnine_usage_async.sinks import read_records
 
-from .test_cli import UNUSED_URL, child_env, cli, error_lines
+from .test_cli import UNUSED_URL, child_env, cli, error_lines, fake_in_thread, usage_requests
 
 # -- dates at the end of the calendar --------------------------------------------------------------
 
@@ -196,3 +200,42 @@ def test_dash_as_output_is_refused(
     line = refused(capsys, "backfill", *TWO_DAYS, "--format", "jsonl", "-o", "-")
     assert "standard output" in line
     assert not Path("-").exists()
+
+
+# -- one running job per output --------------------------------------------------------------------
+
+
+def test_a_second_run_on_the_same_output_is_refused_until_the_first_ends(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another checkpoint does not let two runs write one output; a killed run's lock is freed."""
+    output = tmp_path / "u.jsonl"
+    span = ["--start", "2026-01-01", "--end", "2026-02-10", "--window", "day"]
+    with fake_in_thread(seed=3, teams=2, users=6, latency=20) as fake:
+        env = child_env(TABNINE_API_TOKEN=fake.token)
+        argv = [sys.executable, "-m", "tabnine_usage_async", "backfill", "--base-url"]
+        argv += [fake.base_url, *span, "--concurrency", "1", "-o", str(output)]
+        first = subprocess.Popen(
+            [*argv, "--checkpoint", str(tmp_path / "first.sqlite")],
+            env=env,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while usage_requests(fake) == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert first.poll() is None, "the first run ended too early"
+            monkeypatch.setenv("TABNINE_API_TOKEN", fake.token)
+            second = ["backfill", "--base-url", fake.base_url, *span, "-q", "-o", str(output)]
+            second += ["--checkpoint", str(tmp_path / "second.sqlite")]
+            assert main(second) == 2
+            lines = error_lines(capsys.readouterr().err)
+            assert len(lines) == 1 and "another running job" in lines[0], lines
+            assert str(first.pid) in lines[0]
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        # The killed run's lock file is still there, but the operating system released its lock.
+        assert main(second) == 0
+    assert not (tmp_path / "u.jsonl.lock").exists()
+    assert len(read_records(output)) == (1 + 2 + 6) * 40

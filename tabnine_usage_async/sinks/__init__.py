@@ -41,6 +41,7 @@ from ..records import UsageRecord
 from ._common import SinkError, check_output_path
 from ._csv import CsvSink, read_csv
 from ._jsonl import JsonlSink, read_jsonl
+from ._lock import OutputLock, OutputLockedError
 from ._parquet import PARQUET_MISSING, ParquetSink, read_parquet
 from ._paths import check_plain, output_paths
 from ._sqlite import SqliteSink, read_sqlite
@@ -48,6 +49,8 @@ from ._sqlite import SqliteSink, read_sqlite
 __all__ = [
     "FORMATS",
     "PARQUET_MISSING",
+    "OutputLock",
+    "OutputLockedError",
     "Sink",
     "SinkError",
     "format_for_path",
