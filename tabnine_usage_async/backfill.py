@@ -209,10 +209,17 @@ async def _drain(
     pending_done: list[str] = []
     pending_failed: dict[str, str] = {}
     last_commit = time.monotonic()
+    # True once a write or flush of the sink failed: the records it held since the last marker
+    # may be gone (SQLite rolls back on a full disk), so their units must not be marked done.
+    sink_failed = False
 
     def commit() -> None:
-        nonlocal last_commit
-        marker = out.flush()
+        nonlocal last_commit, sink_failed
+        try:
+            marker = out.flush()
+        except BaseException:
+            sink_failed = True
+            raise
         if store is not None:
             store.commit(done=pending_done, failed=pending_failed, sink_marker=marker)
         pending_done.clear()
@@ -223,7 +230,11 @@ async def _drain(
         async with walk:
             async for item in walk.results():
                 if isinstance(item, UnitResult):
-                    out.write(item.records)
+                    try:
+                        out.write(item.records)
+                    except BaseException:
+                        sink_failed = True
+                        raise
                     written += len(item.records)
                     pending_done.append(item.unit.key)
                 else:
@@ -236,10 +247,16 @@ async def _drain(
                     # An fsync every couple of seconds costs the loop a few milliseconds.
                     commit()
     finally:
-        # Also on cancellation or an error: every unit in pending_done was written whole, so
-        # committing it keeps the work; whatever was not is simply fetched again next run.
-        try:
-            commit()
-        finally:
+        if sink_failed:
+            # The checkpoint keeps the last marker that was durable: a re-run resumes there.
+            out.abort()
+        else:
+            # Also on cancellation or an error: every unit in pending_done was written whole, so
+            # committing it keeps the work; whatever was not is simply fetched again next run.
+            try:
+                commit()
+            except BaseException:
+                out.abort()
+                raise
             out.close()
     return written

@@ -8,10 +8,12 @@ Each test runs the real program (in-process or in a fresh interpreter) against a
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,7 @@ from tabnine_usage_async.cli import main
 from tabnine_usage_async.sinks import read_records
 
 from .test_cli import UNUSED_URL, child_env, cli, error_lines, fake_in_thread, usage_requests
+from .test_cli_reliability import sorted_rows
 
 # -- dates at the end of the calendar --------------------------------------------------------------
 
@@ -239,3 +242,56 @@ def test_a_second_run_on_the_same_output_is_refused_until_the_first_ends(
         assert main(second) == 0
     assert not (tmp_path / "u.jsonl.lock").exists()
     assert len(read_records(output)) == (1 + 2 + 6) * 40
+
+
+# -- a full disk -----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A real 256 KiB tmpfs file system, mounted for this test (needs the right to mount)."""
+    mount = tmp_path / "small"
+    mount.mkdir()
+    if shutil.which("mount") is None:
+        pytest.skip("no mount command to create a small file system")
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_disk_under_sqlite_names_the_cause_and_resumes_exactly(
+    small_disk: Path, tmp_path: Path
+) -> None:
+    """SQLite output on a full disk says 'no space left'; with room again, it resumes exactly."""
+    fake_args = ["--fake", "--fake-seed", "11", "--fake-teams", "3", "--fake-users", "20"]
+    span = ["--start", "2026-01-01", "--end", "2026-02-10", "--window", "day"]
+    reference = tmp_path / "reference.sqlite"
+    done = cli("backfill", *fake_args, "-q", *span, "-o", str(reference), env=child_env())
+    assert done.returncode == 0, done.stderr
+    expected = sorted_rows(read_records(reference))
+    output = small_disk / "u.sqlite"
+    with fake_in_thread(seed=11, teams=3, users=20, latency=10) as fake:
+        env = child_env(TABNINE_API_TOKEN=fake.token)
+        argv = ["backfill", "--base-url", fake.base_url, *span, "--concurrency", "4", "-q"]
+        argv += ["-o", str(output), "--checkpoint", str(tmp_path / "c.sqlite")]
+        full = cli(*argv, env=env)
+        assert full.returncode == 1, full.stderr
+        lines = error_lines(full.stderr)
+        assert len(lines) == 1 and "no space left on device" in lines[0], full.stderr
+        assert "no transaction" not in full.stderr
+        grown = ["mount", "-o", "remount,size=8m", str(small_disk)]
+        subprocess.run(grown, check=True, capture_output=True)
+        resumed = cli(*argv, env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    rows = read_records(output)
+    assert len(rows) == len(expected)
+    assert sorted_rows(rows) == expected

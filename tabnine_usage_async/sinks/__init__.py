@@ -2,7 +2,8 @@
 
 Every sink follows one protocol, built for exactly-once output across crashes. ``write`` adds
 records (not yet durable); ``flush`` makes everything written so far durable and returns a
-*marker*, a short string describing exactly that durable state; ``close`` finalises the file.
+*marker*, a short string describing exactly that durable state; ``close`` finalises the file,
+and ``abort`` stops after a failure, keeping only what the last ``flush`` made durable.
 A caller that stores the marker in the same transaction that marks the written work done can,
 after being killed at any instant, reopen with ``open_sink(path, resume=marker)``: the sink
 drops whatever was written after that marker, so nothing is lost and nothing is doubled.
@@ -92,6 +93,10 @@ class Sink(Protocol):
 
     def close(self) -> None:
         """Finish the output file; safe to call twice. Only flushed data is guaranteed."""
+
+    def abort(self) -> None:
+        """Stop after a failure without finishing: keep what ``flush`` made durable, so that a
+        resume at its last marker is exact; drop the rest. Safe after ``close``."""
 
     def __enter__(self) -> Sink:
         """The sink itself."""

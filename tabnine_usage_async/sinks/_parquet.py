@@ -254,6 +254,11 @@ class ParquetSink(ClosingSink):
             self._buffer.clear()
         return make_marker(_UNIT, self._parts)
 
+    def abort(self) -> None:
+        """Stop without writing ``<output>``: buffered records are dropped, parts are kept."""
+        self._closed = True
+        self._buffer.clear()
+
     def close(self) -> None:
         """Flush, write ``<output>`` from every part in order, then remove the parts folder."""
         if self._closed:
