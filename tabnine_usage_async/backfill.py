@@ -48,6 +48,8 @@ class BackfillSummary:
         retries: attempts that were retries.
         rate_limited: answers with status 429.
         elapsed: seconds this run took.
+        windows_not_ended: windows of the job left out because a period in them had not ended
+            (or begun); the same job run again later fetches them.
         output: the output file.
         checkpoint: the checkpoint file, or None when running without one.
     """
@@ -62,6 +64,7 @@ class BackfillSummary:
     elapsed: float
     output: Path
     checkpoint: Path | None
+    windows_not_ended: int = 0
 
     @property
     def ok(self) -> bool:
@@ -127,6 +130,7 @@ async def backfill(
     on_error: OnError = "collect",
     commit_interval: float = 2.0,
     on_progress: Callable[[WalkProgress], None] | None = None,
+    now: DateLike | None = None,
 ) -> BackfillSummary:
     """Fetch every usage record of ``[start, end)`` into the output file ``sink``.
 
@@ -139,6 +143,10 @@ async def backfill(
             the summary; ``"raise"`` stops at the first.
         commit_interval: seconds between durable commits; a kill loses at most this much work.
         on_progress: called with live counters after every unit.
+        now: the current moment (default: the clock). Only windows whose every period has
+            ended by then are fetched and marked done; later ones (``end`` in the future, or
+            today's day, week or month) are left for a later run of the same job, which
+            fetches them once they have ended. Future periods are never requested.
 
     Raises:
         InvalidParameterError: bad arguments, an unknown format, an unwritable output, an
@@ -160,6 +168,8 @@ async def backfill(
         scopes=scopes,
         include_unassigned=include_unassigned,
         on_error=on_error,
+        now=now,
+        final_only=True,
     )
     checkpoint_path: Path | None = None
     if checkpoint is True:
@@ -195,6 +205,7 @@ async def backfill(
         elapsed=time.monotonic() - started,
         output=output,
         checkpoint=checkpoint_path,
+        windows_not_ended=len(walk.windows) - len(walk.planned),
     )
 
 

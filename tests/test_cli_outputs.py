@@ -14,14 +14,27 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 
+from tabnine_usage_async import TabnineClient
+from tabnine_usage_async.backfill import backfill
 from tabnine_usage_async.cli import main
 from tabnine_usage_async.sinks import read_records
+from tabnine_usage_async.testing import serve_fake_tabnine
 
-from .test_cli import UNUSED_URL, child_env, cli, error_lines, fake_in_thread, usage_requests
+from .test_cli import (
+    UNUSED_URL,
+    child_env,
+    cli,
+    error_lines,
+    fake_in_thread,
+    row_key,
+    usage_requests,
+)
 from .test_cli_reliability import sorted_rows
 
 # -- dates at the end of the calendar --------------------------------------------------------------
@@ -295,3 +308,50 @@ def test_a_full_disk_under_sqlite_names_the_cause_and_resumes_exactly(
     rows = read_records(output)
     assert len(rows) == len(expected)
     assert sorted_rows(rows) == expected
+
+
+# -- periods that have not ended -------------------------------------------------------------------
+
+
+async def test_windows_not_ended_are_neither_requested_nor_marked_done(tmp_path: Path) -> None:
+    """Before ``now`` only ended days are fetched; a later run fetches the rest, exactly once."""
+    output = tmp_path / "u.jsonl"
+    now = datetime(2026, 1, 10, 12, tzinfo=timezone.utc)
+    async with serve_fake_tabnine(teams=1, users=3, seed=5) as fake:
+        async with TabnineClient(token=fake.token, base_url=fake.base_url) as client:
+            first = await backfill(
+                client, "2026-01-01", "2026-01-20", sink=output, window="day", now=now
+            )
+            ends = [
+                parse_qs(r.query)["to"][0] for r in fake.stats.log if r.route.endswith("/usage")
+            ]
+            assert ends and max(ends) <= "2026-01-10T00:00:00Z"
+            assert first.windows_not_ended == 10
+            assert {r["period_start"][:10] for r in read_records(output)} == {
+                f"2026-01-{day:02d}" for day in range(1, 10)
+            }
+            later = datetime(2026, 1, 25, tzinfo=timezone.utc)
+            second = await backfill(
+                client, "2026-01-01", "2026-01-20", sink=output, window="day", now=later
+            )
+    entities = 1 + 1 + 3
+    assert second.windows_not_ended == 0
+    assert (second.units_skipped, second.units_done) == (entities * 9, entities * 10)
+    rows = read_records(output)
+    assert len(rows) == len({row_key(r) for r in rows}) == entities * 19
+
+
+def test_an_end_in_the_future_is_told_once_and_left_for_later(tmp_path: Path) -> None:
+    """With --end after today, ended days are written, the rest is not, and one note says so."""
+    today = datetime.now(timezone.utc).date()
+    start, end = today - timedelta(days=2), today + timedelta(days=3)
+    output = tmp_path / "u.jsonl"
+    argv = ["backfill", "--fake", "--fake-teams", "1", "--fake-users", "2", "--window", "day"]
+    argv += ["--start", start.isoformat(), "--end", end.isoformat(), "-o", str(output)]
+    result = cli(*argv, env=child_env())
+    assert result.returncode == 0, result.stderr
+    notes = [line for line in result.stderr.splitlines() if "lies in the future" in line]
+    assert len(notes) == 1, result.stderr
+    assert "3 of 5 windows" in notes[0]
+    days = {r["period_start"][:10] for r in read_records(output)}
+    assert days == {start.isoformat(), (start + timedelta(days=1)).isoformat()}
