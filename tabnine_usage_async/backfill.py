@@ -16,7 +16,10 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -257,17 +260,60 @@ async def _drain(
                     # a worker thread is half-way through a flush that the finally clause repeats.
                     # An fsync every couple of seconds costs the loop a few milliseconds.
                     commit()
-    finally:
-        if sink_failed:
-            # The checkpoint keeps the last marker that was durable: a re-run resumes there.
-            out.abort()
-        else:
-            # Also on cancellation or an error: every unit in pending_done was written whole, so
-            # committing it keeps the work; whatever was not is simply fetched again next run.
-            try:
+    except BaseException:
+        # Cancelled or failed: the output is not finished (no final Parquet file is written).
+        try:
+            if not sink_failed:
+                # Every unit in pending_done was written whole, so committing it keeps the work;
+                # whatever was not is simply fetched again next run.
                 commit()
-            except BaseException:
-                out.abort()
-                raise
-            out.close()
+        finally:
+            # After a sink failure the checkpoint keeps the last durable marker instead.
+            out.abort()
+        raise
+    try:
+        commit()
+    except BaseException:
+        out.abort()
+        raise
+    await _finish(out)
     return written
+
+
+async def _finish(out: Sink) -> None:
+    """Finish the output in a thread, so that the event loop (and its signal handlers) runs on.
+
+    Joining Parquet parts can take a while; a cancellation (Ctrl-C) meanwhile interrupts the
+    join, which then leaves the output unfinished but resumable. The thread is a daemon, so a
+    second Ctrl-C ends the process even while a join step is still running.
+    """
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(error: BaseException | None) -> None:
+        if done.done():
+            return
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
+
+    def run() -> None:
+        error: BaseException | None = None
+        try:
+            out.close()
+        except BaseException as exc:  # handed to the loop, raised there
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(settle, error)
+
+    threading.Thread(target=run, name="tabnine-usage-finish", daemon=True).start()
+    try:
+        await asyncio.shield(done)
+    except asyncio.CancelledError:
+        out.interrupt()
+        # Wait for the join to stop at its next step (its "interrupted" error is expected),
+        # unless cancelled once more.
+        with contextlib.suppress(Exception):
+            await done
+        raise

@@ -7,6 +7,8 @@ Each test runs the real program (in-process or in a fresh interpreter) against a
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import os
 import shutil
 import signal
@@ -21,9 +23,10 @@ from urllib.parse import parse_qs
 import pytest
 
 from tabnine_usage_async import TabnineClient
-from tabnine_usage_async.backfill import backfill
+from tabnine_usage_async.backfill import _finish, backfill
 from tabnine_usage_async.cli import main
-from tabnine_usage_async.sinks import read_records
+from tabnine_usage_async.cli._run import Run, run_command
+from tabnine_usage_async.sinks import open_sink, read_records
 from tabnine_usage_async.testing import serve_fake_tabnine
 
 from .test_cli import (
@@ -36,6 +39,7 @@ from .test_cli import (
     usage_requests,
 )
 from .test_cli_reliability import sorted_rows
+from .test_sinks import records
 
 # -- dates at the end of the calendar --------------------------------------------------------------
 
@@ -355,3 +359,77 @@ def test_an_end_in_the_future_is_told_once_and_left_for_later(tmp_path: Path) ->
     assert "3 of 5 windows" in notes[0]
     days = {r["period_start"][:10] for r in read_records(output)}
     assert days == {start.isoformat(), (start + timedelta(days=1)).isoformat()}
+
+
+# -- an interrupted Parquet run never leaves a finished-looking file -------------------------------
+
+
+def test_an_interrupted_parquet_run_leaves_no_final_file_and_resumes(tmp_path: Path) -> None:
+    """SIGINT mid-run: exit 130, only 'interrupted' reported, no file at the final path."""
+    output = tmp_path / "usage.parquet"
+    span = ["--start", "2026-01-01", "--end", "2026-02-01", "--window", "day"]
+    with fake_in_thread(seed=5, teams=2, users=8, latency=10) as fake:
+        env = child_env(TABNINE_API_TOKEN=fake.token)
+        argv = [sys.executable, "-m", "tabnine_usage_async", "backfill", "--base-url"]
+        argv += [fake.base_url, *span, "--concurrency", "2", "--output", str(output)]
+        child = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 30
+            while usage_requests(fake) < 40 and time.monotonic() < deadline:
+                assert child.poll() is None, "the backfill ended before it was interrupted"
+                time.sleep(0.02)
+            child.send_signal(signal.SIGINT)
+            _, err = child.communicate(timeout=30)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        assert child.returncode == 130, err
+        assert "interrupted" in err and "finished" not in err
+        assert not output.exists()
+        assert not (tmp_path / "usage.parquet.tmp").exists()
+        again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0, again.stderr
+    rows = read_records(output)
+    assert len(rows) == len({row_key(r) for r in rows}) == (1 + 2 + 8) * 31
+
+
+def many_parts(path: Path, parts: int) -> str:
+    """A Parquet sink left unfinished with ``parts`` committed parts; returns its marker."""
+    sink = open_sink(path)
+    for index in range(parts):
+        sink.write(records(index * 20, 20))
+        marker = sink.flush()
+    sink.abort()
+    return marker
+
+
+async def test_cancelling_the_parquet_join_stops_it_and_keeps_the_parts(tmp_path: Path) -> None:
+    """A cancellation during the final join stops it: no final file, and the job resumes."""
+    output = tmp_path / "u.parquet"
+    marker = many_parts(output, 120)
+    sink = open_sink(output, resume=marker)
+    finishing = asyncio.ensure_future(_finish(sink))
+    temporary = tmp_path / "u.parquet.tmp"
+    while not temporary.exists():  # the join has begun: its temporary file is open
+        assert not finishing.done(), "the join ended before it could be cancelled"
+        await asyncio.sleep(0.001)
+    finishing.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await finishing
+    assert not output.exists() and not temporary.exists()
+    resumed = open_sink(output, resume=marker)
+    resumed.close()
+    assert len(read_records(output)) == 120 * 20
+
+
+async def test_a_signal_after_the_summary_does_not_also_report_interrupted() -> None:
+    """Once a command has finished its work, a late SIGINT keeps its exit code (not 130)."""
+
+    async def handler(_args: argparse.Namespace, run: Run) -> int:
+        run.finished = 0
+        os.kill(os.getpid(), signal.SIGINT)
+        await asyncio.sleep(30)  # cleanup that the signal cancels
+        return 0
+
+    assert await run_command(handler, argparse.Namespace(), Run()) == 0

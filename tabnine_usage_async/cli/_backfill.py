@@ -109,10 +109,12 @@ async def cmd_backfill(args: argparse.Namespace, run: Run) -> int:
             f"interrupted; the checkpoint {plan.checkpoint} is intact: "
             "run the same command again to resume"
         )
-        return await _backfill(client, args, plan)
+        return await _backfill(client, args, plan, run)
 
 
-async def _backfill(client: TabnineClient, args: argparse.Namespace, plan: BackfillPlan) -> int:
+async def _backfill(
+    client: TabnineClient, args: argparse.Namespace, plan: BackfillPlan, run: Run
+) -> int:
     progress = ProgressReporter.create(client, quiet=args.quiet)
     await progress.start()
     try:
@@ -133,12 +135,13 @@ async def _backfill(client: TabnineClient, args: argparse.Namespace, plan: Backf
         )
     finally:
         await progress.stop()
+    # From here the run has finished: a late signal must not also report it "interrupted".
+    run.finished = EXIT_OK if summary.ok else EXIT_FAILED
     if not args.quiet:
         _print_summary(summary, plan)
-    if summary.ok:
-        return EXIT_OK
-    _print_failures(summary)
-    return EXIT_FAILED
+    if not summary.ok:
+        _print_failures(summary)
+    return run.finished
 
 
 def _note_not_ended(plan: BackfillPlan) -> None:

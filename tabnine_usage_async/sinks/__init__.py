@@ -94,6 +94,10 @@ class Sink(Protocol):
     def close(self) -> None:
         """Finish the output file; safe to call twice. Only flushed data is guaranteed."""
 
+    def interrupt(self) -> None:
+        """Ask a ``close`` running in another thread to stop early, leaving the output
+        unfinished but resumable (``close`` then raises ``SinkError``). Thread-safe."""
+
     def abort(self) -> None:
         """Stop after a failure without finishing: keep what ``flush`` made durable, so that a
         resume at its last marker is exact; drop the rest. Safe after ``close``."""
