@@ -433,3 +433,15 @@ async def test_a_signal_after_the_summary_does_not_also_report_interrupted() -> 
         return 0
 
     assert await run_command(handler, argparse.Namespace(), Run()) == 0
+
+
+def test_dry_run_counts_only_the_windows_that_have_ended(tmp_path: Path) -> None:
+    """--dry-run's request count leaves out windows the run would leave for later."""
+    today = datetime.now(timezone.utc).date()
+    start, end = today - timedelta(days=2), today + timedelta(days=3)
+    argv = ["backfill", "--fake", "--fake-teams", "1", "--fake-users", "2", "--window", "day"]
+    argv += ["--start", start.isoformat(), "--end", end.isoformat(), "--dry-run"]
+    result = cli(*argv, "-o", str(tmp_path / "u.jsonl"), env=child_env())
+    assert result.returncode == 0, result.stderr
+    assert "usage requests: 8\n" in result.stdout  # 4 entities x 2 ended days
+    assert "3 not ended yet" in result.stdout
