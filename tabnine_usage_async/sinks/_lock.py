@@ -73,7 +73,14 @@ class OutputLock:
             OutputLockedError: another running job writes ``output``.
             InvalidParameterError: the lock file cannot be created.
         """
-        path = lock_path(output)
+        return cls.acquire_file(lock_path(output), what=f"the output {output}")
+
+    @classmethod
+    def acquire_file(cls, path: Path, *, what: str) -> OutputLock:
+        """Lock the lock file ``path`` itself; ``what`` names the locked thing in messages.
+
+        Destinations use this with their own lock file beside their data.
+        """
         for _ in range(_ATTEMPTS):
             try:
                 # O_NOFOLLOW: a link planted at the lock's name is never followed.
@@ -86,7 +93,7 @@ class OutputLock:
             try:
                 if not _try_lock(fd):
                     raise OutputLockedError(
-                        f"the output {output} is being written by another running job"
+                        f"{what} is being written by another running job"
                         f"{_holder(path)}; wait for it to end (its lock is {path})"
                     )
                 if _still_at(path, fd):
@@ -97,7 +104,7 @@ class OutputLock:
                 os.close(fd)
                 raise
             os.close(fd)  # the holder removed this file as we opened it: open the new one
-        raise OutputLockedError(f"the output {output} is being locked and released by other jobs")
+        raise OutputLockedError(f"{what} is being locked and released by other jobs")
 
     def release(self) -> None:
         """Remove the lock file and release the lock; releasing twice is harmless."""
