@@ -60,12 +60,14 @@ def test_folder_targets_open_a_parquet_folder(form: str, tmp_path: Path) -> None
 
 
 async def test_layout_is_hive_partitioned_by_month(tmp_path: Path) -> None:
-    """Incremental streams get a file per month, snapshots one file, state a hidden name."""
+    """Incremental streams get a file per month, snapshots one file, state a hidden name.
+
+    The lock file is removed when the run that held it closes the folder.
+    """
     dest = await _filled(tmp_path / "ds")
     await dest.close()
     assert _files(tmp_path / "ds") == [
         "_state.sqlite",
-        "_state.sqlite.lock",
         "events/month=2026-11/part-0.parquet",
         "events/month=2026-12/part-0.parquet",
         "people/part-0.parquet",
