@@ -60,10 +60,7 @@ def test_folder_targets_open_a_parquet_folder(form: str, tmp_path: Path) -> None
 
 
 async def test_layout_is_hive_partitioned_by_month(tmp_path: Path) -> None:
-    """Incremental streams get a file per month, snapshots one file, state a hidden name.
-
-    The lock file is removed when the run that held it closes the folder.
-    """
+    """Months get a file each, snapshots one, state a hidden name; no lock file is left."""
     dest = await _filled(tmp_path / "ds")
     await dest.close()
     assert _files(tmp_path / "ds") == [
