@@ -78,6 +78,7 @@ from .models import (
 )
 from .orchestrator import FailedUnit, UnitResult, UsageWalk, WalkProgress, WorkUnit, walk_usage
 from .records import RECORD_FIELDS, UsageRecord
+from .sync import SyncSpec, SyncSummary, plan_sync, run_sync
 from .windows import Window, split_windows
 
 __all__ = [
@@ -125,6 +126,8 @@ __all__ = [
     "RetryPolicy",
     "Roster",
     "ServerError",
+    "SyncSpec",
+    "SyncSummary",
     "TabnineClient",
     "TabnineError",
     "Team",
@@ -150,6 +153,8 @@ __all__ = [
     "__version__",
     "backfill",
     "list_members",
+    "plan_sync",
+    "run_sync",
     "split_windows",
     "walk_usage",
 ]

@@ -117,3 +117,16 @@ async def test_breakdown_totals_add_up_to_the_agent_usage_totals() -> None:
         assert by_type == by_model == total
         per_type_model = [r for r in rows if ALL_ROWS not in (r["model"], r["agent_type"])]
         assert all(r["interactions"] is None for r in per_type_model)
+
+
+def test_readme_documents_every_column_of_every_stream() -> None:
+    """The README's stream tables list every column of every stream, in order."""
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    for stream in STREAMS:
+        heading = f"#### `{stream.name}` ("
+        assert heading in readme, stream.name
+        section = readme.split(heading, 1)[1].split("####", 1)[0]
+        documented = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
+        assert documented == list(stream.table.column_names), stream.name
