@@ -326,7 +326,8 @@ class _Writer:
         self.units = 0
         self.rows = 0
 
-    def _count(self, stream: str, key: str, amount: int = 1) -> None:
+    def count(self, stream: str, key: str, amount: int = 1) -> None:
+        """Add ``amount`` to a per-stream counter (``units``, ``rows`` or ``failed``)."""
         counts = self.per_stream.setdefault(stream, {"units": 0, "rows": 0, "failed": 0})
         counts[key] += amount
 
@@ -334,8 +335,8 @@ class _Writer:
         for w in writes:
             self.pending.append(w)
             self.pending_rows += len(w.rows)
-            self._count(w.stream, "units")
-            self._count(w.stream, "rows", len(w.rows))
+            self.count(w.stream, "units")
+            self.count(w.stream, "rows", len(w.rows))
         if self.pending_rows >= self.batch_rows or len(self.pending) >= BATCH_UNITS:
             await self.flush()
 
@@ -345,7 +346,7 @@ class _Writer:
         else:
             self.failed += item.failures
             for u in item.job.units:
-                self._count(u.stream.name, "failed")
+                self.count(u.stream.name, "failed")
 
     async def flush(self) -> None:
         if self.pending:
@@ -404,8 +405,8 @@ async def run_sync(
     stats0 = (client.stats.requests, client.stats.retries, client.stats.rate_limited)
     api = await resolve_api(client, spec)
     streams = select_streams(spec, api)
-    await dest.open([s.table for s in streams])
     try:
+        await dest.open([s.table for s in streams])
         org_id = await client.resolve_organization_id()
         planner = _Planner(client, spec, dest)
         await planner.check_organization(org_id)
@@ -427,7 +428,7 @@ async def run_sync(
             for item in _roster_writes(due, planner, org_id, fetched):
                 if isinstance(item, FailedUnit):
                     writer.failed.append(item)
-                    writer._count(item.key.split(":", 1)[0], "failed")
+                    writer.count(item.key.split(":", 1)[0], "failed")
                 else:
                     await writer.add([item])
             progress.units_done += 1
