@@ -326,7 +326,9 @@ def read_error_body(body: bytes) -> ErrorBody:
         data = json.loads(text) if text else None
     except ValueError:
         data = None
+    request_id: str | None = None
     if isinstance(data, dict):
+        request_id = _text_or_none(data.get("requestId"))
         envelope = data.get("error")
         if isinstance(envelope, dict) and isinstance(envelope.get("message"), str):
             details: dict[str, Any] = {}
@@ -336,10 +338,9 @@ def read_error_body(body: bytes) -> ErrorBody:
                 envelope["message"],
                 details,
                 code=_text_or_none(envelope.get("code")),
-                request_id=_text_or_none(envelope.get("requestId")),
+                request_id=_text_or_none(envelope.get("requestId")) or request_id,
             )
         code = _text_or_none(envelope)
-        request_id = _text_or_none(data.get("requestId"))
         message = data.get("message")
         if isinstance(message, str) or code is not None:
             extra = data.get("details")
@@ -351,7 +352,7 @@ def read_error_body(body: bytes) -> ErrorBody:
             )
     if not text:
         return ErrorBody("(empty response body)")
-    return ErrorBody(_short(text))
+    return ErrorBody(_short(text), request_id=request_id)
 
 
 def parse_error_body(body: bytes) -> tuple[str, dict[str, Any]]:
