@@ -206,10 +206,11 @@ async def rows_of(dest: Destination, stream: str) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = []
     async for batch in dest.read(stream):
         rows.extend(batch)
-    return sorted(rows, key=lambda r: json.dumps(r, default=str, sort_keys=True))
+    return sorted_rows(rows)
 
 
-def _sorted(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def sorted_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``rows`` sorted by their JSON form, as ``rows_of`` sorts."""
     return sorted(rows, key=lambda r: json.dumps(r, default=str, sort_keys=True))
 
 
@@ -232,9 +233,9 @@ async def test_unit_rewrite_replaces_only_its_rows(
         await dest.write(run, [unit("a", a, complete=False), unit("b", b)])
         newer = event_rows("a", NOV + timedelta(days=3), 5, 7)
         await dest.write(run, [unit("a", newer)])
-        assert await rows_of(dest, "events") == _sorted(newer + b)
+        assert await rows_of(dest, "events") == sorted_rows(newer + b)
         await dest.write(run, [unit("a", [])])
-        assert await rows_of(dest, "events") == _sorted(b)
+        assert await rows_of(dest, "events") == sorted_rows(b)
     finally:
         await dest.close()
 
@@ -259,7 +260,7 @@ async def test_period_bounds_select_exactly_the_unit(
         await dest.write(run, [unit("b", rows[6:], period=everything)])
         await dest.write(run, [unit("a", [], period=(NOV, DEC))])
         kept = [r for r in rows if r["entity_id"] == "b" or not NOV <= r["period_start"] < DEC]
-        assert await rows_of(dest, "events") == _sorted(kept)
+        assert await rows_of(dest, "events") == sorted_rows(kept)
     finally:
         await dest.close()
 
@@ -276,7 +277,7 @@ async def test_snapshot_write_replaces_the_table(
         await dest.write(run, [people_unit(first)])
         second = [{"id": "u1", "name": "renamed", "teams": []}, {"id": "u9", "name": None}]
         await dest.write(run, [people_unit(second)])
-        assert await rows_of(dest, "people") == _sorted(
+        assert await rows_of(dest, "people") == sorted_rows(
             [
                 {"id": "u1", "name": "renamed", "teams": []},
                 {"id": "u9", "name": None, "teams": None},
@@ -302,7 +303,9 @@ async def test_bad_value_writes_nothing(destination_kind: DestinationKind, tmp_p
             await dest.write(run, [unit("a", naive)])
         with pytest.raises(DestinationError, match="nope"):
             await dest.write(run, [unit("a", [{**good[0], "nope": 1}])])
-        assert await rows_of(dest, "events") == _sorted(good)
+        with pytest.raises(DestinationError, match="JSON"):
+            await dest.finish_run(run, status="failed", finished_at=FETCHED, summary={"x": {1, 2}})
+        assert await rows_of(dest, "events") == sorted_rows(good)
         assert set(await dest.units("events")) == {unit("a", good).unit}
         assert not (await dest.units("events"))[unit("a", good).unit].complete
     finally:
@@ -365,7 +368,7 @@ async def test_values_round_trip_exactly(destination_kind: DestinationKind, tmp_
         expected[1]["timestamp"] = datetime(2026, 11, 30, 22, 30, tzinfo=UTC)
         expected[3]["float"] = 3.0
         got = await rows_of(dest, "all_types")
-        assert got == _sorted(expected)
+        assert got == sorted_rows(expected)
         for row in got:
             for name in ("timestamp",):
                 if row[name] is not None:
@@ -560,6 +563,12 @@ async def test_killed_lock_holder_releases_the_lock(
         assert holder.stdout.readline().strip() == "locked"
         holder.send_signal(signal.SIGKILL)
         holder.communicate()
+    reader = open_destination(target)
+    await reader.open([EVENTS], lock=False)
+    try:
+        assert [r.status for r in await reader.runs()] == ["running"]
+    finally:
+        await reader.close()
     dest = open_destination(target)
     await dest.open([EVENTS])
     try:
@@ -588,7 +597,7 @@ async def test_older_table_is_migrated_in_place(
     reader = open_destination(target)
     await reader.open([EVENTS], lock=False)
     try:
-        expected = _sorted([{**r, "count": None, "fetched_at": None} for r in old_rows])
+        expected = sorted_rows([{**r, "count": None, "fetched_at": None} for r in old_rows])
         assert await rows_of(reader, "events") == expected
     finally:
         await reader.close()
@@ -601,7 +610,7 @@ async def test_older_table_is_migrated_in_place(
         run = await _run(dest)
         fresh = event_rows("b", NOV, 2, 5)
         await dest.write(run, [unit("b", fresh)])
-        assert await rows_of(dest, "events") == _sorted(expected + fresh)
+        assert await rows_of(dest, "events") == sorted_rows(expected + fresh)
     finally:
         await dest.close()
 

@@ -26,6 +26,7 @@ Column types: ``timestamp[us, tz=UTC]``, ``date32``, ``int64``, ``double``, ``bo
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import sqlite3
@@ -93,6 +94,10 @@ def arrow_schema(table: TableSchema) -> Any:
     """The ``pyarrow.Schema`` of a stream's files."""
     pa, _, _ = _pyarrow()
     return pa.schema([pa.field(c.name, _arrow_type(pa, c.type)) for c in table.columns])
+
+
+#: Rows repeat the same few period starts: find each one's month once.
+_month_of = functools.lru_cache(maxsize=65536)(month_of)
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -280,7 +285,7 @@ class ParquetFolderDestination(StateDestination):
         normalize = row_normalizer(table)
         period = table.period_column
         period_index = table.column_names.index(period) if period else -1
-        new_rows: dict[Path, list[list[Any]]] = defaultdict(list)
+        by_month: dict[str | None, list[list[Any]]] = defaultdict(list)
         touched: set[Path] = set()
         for w in units:
             for row in w.rows:
@@ -289,14 +294,15 @@ class ParquetFolderDestination(StateDestination):
                 if period:
                     if values[period_index] is None:
                         raise DestinationError(f"{table.name}.{period} cannot be empty (None)")
-                    month = month_of(values[period_index])
-                new_rows[self._partition_file(table, month)].append(values)
+                    month = _month_of(values[period_index])
+                by_month[month].append(values)
             if not period:
                 touched.add(self._partition_file(table, None))
             elif w.period is None:
                 touched.update(self._partition_files(table.name))
             else:
                 touched.update(self._partition_file(table, m) for m in months_between(*w.period))
+        new_rows = {self._partition_file(table, m): rows for m, rows in by_month.items()}
         touched.update(new_rows)
         schema = arrow_schema(table)
         result = []

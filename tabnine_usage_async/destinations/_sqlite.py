@@ -9,16 +9,17 @@ in one transaction. The one-run lock is a file lock on ``<file>.lock`` beside th
 
 from __future__ import annotations
 
+import functools
 import json
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 
-from ._base import ColumnType, DestinationError, TableSchema, UnitWrite
+from ._base import Column, ColumnType, DestinationError, TableSchema, UnitWrite
 from ._state import StateDestination, connect, quote, record_units, register_stream
 from ._values import (
     dump_json,
@@ -43,7 +44,8 @@ _SQL_TYPES: dict[ColumnType, str] = {
 }
 
 _ENCODERS: dict[ColumnType, Callable[[Any], Any]] = {
-    "timestamp": format_timestamp,
+    # Rows repeat the same few period bounds and fetch times: format each once.
+    "timestamp": functools.lru_cache(maxsize=65536)(format_timestamp),
     "date": date.isoformat,
     "boolean": int,
     "text_list": dump_json,
@@ -66,6 +68,14 @@ def _encoder(column_type: ColumnType) -> Callable[[Any], Any]:
     if encode is None:
         return lambda value: value
     return lambda value: None if value is None else encode(value)
+
+
+def _then(first: Callable[[Any], Any], second: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def both(value: Any) -> Any:
+        value = first(value)
+        return None if value is None else second(value)
+
+    return both
 
 
 def _decoder(column_type: ColumnType) -> Callable[[Any], Any] | None:
@@ -104,7 +114,16 @@ class _Plan:
     def __init__(self, table: TableSchema) -> None:
         self.table = table
         self.normalize_row = row_normalizer(table)
-        self.encoders = [_encoder(c.type) for c in table.columns]
+        self.known = frozenset(table.column_names)
+        key = set(table.key)
+        self.steps = []
+        for c in table.columns:
+            column = Column(c.name, c.type, c.nullable and c.name not in key)
+            normalize, encode = normalizer(column, table.name), _ENCODERS.get(c.type)
+            if encode is None:
+                self.steps.append((c.name, normalize))
+            else:
+                self.steps.append((c.name, _then(normalize, encode)))
         self.by_name = {
             c.name: (normalizer(c, table.name), _encoder(c.type)) for c in table.columns
         }
@@ -118,8 +137,11 @@ class _Plan:
         normalize, encode = self.by_name[column]
         return encode(normalize(value))
 
-    def encode(self, row: Any) -> list[Any]:
-        return [enc(v) for enc, v in zip(self.encoders, self.normalize_row(row), strict=True)]
+    def encode(self, row: Mapping[str, Any]) -> list[Any]:
+        """The stored values of a row, in column order."""
+        if not self.known.issuperset(row):
+            self.normalize_row(row)  # raises the error that names the unknown column
+        return [step(row.get(name)) for name, step in self.steps]
 
 
 class SqliteDestination(StateDestination):

@@ -242,6 +242,13 @@ def _aware(value: datetime, what: str) -> None:
         raise DestinationError(f"{what} must be an aware datetime")
 
 
+def _ledger_json(value: Mapping[str, Any], what: str) -> str:
+    try:
+        return dump_json(value)
+    except (TypeError, ValueError) as exc:
+        raise DestinationError(f"the run's {what} is not JSON-ready: {exc}") from None
+
+
 class StateDestination:
     """What the SQLite file and Parquet folder destinations share: lock, state, ledger, meta.
 
@@ -425,7 +432,7 @@ class StateDestination:
     ) -> int:
         """Record a new ``running`` run; return its id."""
         _aware(started_at, "started_at")
-        job_text = dump_json(job)
+        job_text = _ledger_json(job, "job")
 
         def insert() -> int:
             cursor = self._writer().execute(
@@ -447,7 +454,7 @@ class StateDestination:
     ) -> None:
         """Record how a run ended."""
         _aware(finished_at, "finished_at")
-        summary_text = dump_json(summary)
+        summary_text = _ledger_json(summary, "summary")
 
         def update() -> None:
             cursor = self._writer().execute(

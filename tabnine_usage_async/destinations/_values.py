@@ -2,8 +2,8 @@
 
 Every destination first normalizes a row with :func:`row_normalizer`: a checked value per column
 in the table's order, where ``json`` values become compact JSON text, ``text_list`` values a list
-of ``str``, timestamps aware UTC ``datetime`` and floats ``float``. Each destination then maps
-these to its own types, so all of them accept and refuse exactly the same rows.
+of ``str``, timestamps aware UTC ``datetime`` and numbers for floats ``float``. Each destination
+then maps these to its own types, so all of them accept and refuse the same rows.
 
 Timestamps are stored as text by SQLite: ``2026-11-01T00:00:00Z`` for whole seconds (every time
 the API reports) and ``2026-11-01T00:00:00.250000Z`` otherwise. The two forms do not sort
@@ -71,7 +71,7 @@ def _boolean(value: Any) -> Any:
 def _timestamp(value: Any) -> Any:
     if not isinstance(value, datetime) or value.utcoffset() is None:
         raise TypeError("expected an aware datetime")
-    return value.astimezone(timezone.utc)
+    return value if value.tzinfo is timezone.utc else value.astimezone(timezone.utc)
 
 
 def _date(value: Any) -> Any:
@@ -111,8 +111,15 @@ def normalizer(column: Column, table: str) -> Normalize:
     """A function that checks one value of ``column`` and returns its normalized form."""
     check = _NORMALIZERS[column.type]
     nullable = column.nullable
+    # Fast paths for the common exact types: rows are many, and most values are plain.
+    exact = {"text": str, "boolean": bool, "float": float}.get(column.type)
+    kind = column.type
 
     def normalize(value: Any) -> Any:
+        if type(value) is exact:
+            return value
+        if kind == "integer" and type(value) is int and INT64_MIN <= value <= INT64_MAX:
+            return value
         if value is None:
             if nullable:
                 return None
