@@ -127,6 +127,6 @@ def test_readme_documents_every_column_of_every_stream() -> None:
     for stream in STREAMS:
         heading = f"#### `{stream.name}` ("
         assert heading in readme, stream.name
-        section = readme.split(heading, 1)[1].split("####", 1)[0]
+        section = readme.split(heading, 1)[1].split("\n#", 1)[0]
         documented = [line.split("`")[1] for line in section.splitlines() if line.startswith("| `")]
         assert documented == list(stream.table.column_names), stream.name
