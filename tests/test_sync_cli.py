@@ -177,6 +177,7 @@ def test_second_sync_while_one_runs_exits_2(
         (["--since", "2026-01-01", "--lookback", "soon"], "lookback"),
         (["--since", "2026-01-01", "--streams", "usage,nope"], "unknown stream"),
         ([], "give --since"),
+        (["--since", "2026-01-01", "--to", "usage.jsonl"], "expected a SQLite file"),
     ],
 )
 def test_bad_sync_arguments_exit_2(
