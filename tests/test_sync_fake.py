@@ -297,7 +297,9 @@ async def test_cancelled_sync_is_recorded_interrupted_and_completed_by_the_next(
     units only, and the next run completes the dataset."""
     target = tmp_path / "usage.sqlite"
     async with serve_fake_tabnine(teams=3, users=14, seed=11, now=NOW, latency=20) as fake:
-        spec = SyncSpec.build(str(target), since=SINCE, now=NOW, window="day", batch_rows=1)
+        spec = SyncSpec.build(
+            str(target), since=SINCE, now=NOW, window="day", batch_rows=1, streams="usage,users"
+        )
         async with TabnineClient(
             token=fake.token, base_url=fake.base_url, retry_policy=FAST_RETRIES
         ) as client:
