@@ -295,12 +295,12 @@ def storm(runner: Runner, mode: Mode) -> dict[str, Any]:
 
 
 def sync(runner: Runner, mode: Mode) -> dict[str, Any]:
-    users = SYNC_USERS[mode.name]
+    users, since = SYNC_USERS[mode.name], SYNC_SINCE[mode.name]
     params = {
         "users": users,
         "teams": TEAMS,
         "streams": "usage",
-        "since": SYNC_SINCE,
+        "since": since,
         "concurrency": CONCURRENCY,
     }
     with _server(users=users) as fake:
@@ -311,7 +311,7 @@ def sync(runner: Runner, mode: Mode) -> dict[str, Any]:
                 "contender": "ours",
                 "concurrency": CONCURRENCY,
                 "target": str(target),
-                "since": SYNC_SINCE,
+                "since": since,
                 "streams": "usage",
             }
             runner.run("sync", fake, spec | {"now": SYNC_FIRST_NOW}, run=run, phase="full")
