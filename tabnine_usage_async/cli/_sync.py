@@ -41,8 +41,12 @@ def add_sync_commands(commands: Any, common: argparse.ArgumentParser) -> None:
             "run goes on where it stopped; nothing is lost or doubled."
         ),
     )
-    sync.add_argument("--to", required=True, dest="to", help="the dataset: x.sqlite or a folder")
-    sync.add_argument("--since", default=None, help="first day (needed by the first sync)")
+    sync.add_argument(
+        "--to", required=True, metavar="DEST", help="the dataset: x.sqlite or a folder"
+    )
+    sync.add_argument(
+        "--since", metavar="DATE", default=None, help="first day (needed by the first sync)"
+    )
     sync.add_argument("--streams", default=None, help=f"comma-separated, of: {names}")
     sync.add_argument(
         "--lookback",
@@ -67,7 +71,9 @@ def add_sync_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="how current a dataset is; exit 0 only if its last run succeeded",
     )
-    status.add_argument("--to", required=True, dest="to", help="the dataset: x.sqlite or a folder")
+    status.add_argument(
+        "--to", required=True, metavar="DEST", help="the dataset: x.sqlite or a folder"
+    )
     status.add_argument("--runs", type=int, default=5, help="how many recent runs to show")
     status.set_defaults(handler=cmd_status)
 
