@@ -18,7 +18,7 @@ def test_smoke_run_prints_every_table_and_writes_every_run(tmp_path: Path) -> No
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr
