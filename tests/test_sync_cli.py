@@ -22,9 +22,12 @@ from .test_cli import child_env, fake_in_thread
 SEED, TEAMS, USERS = 13, 3, 16
 NOW = "2026-01-10T15:30:00Z"
 SINCE = "2025-12-15"
+# The killed runs start earlier: 41 days of two sources for 20 entities at 10 ms, two at a time,
+# last about 8 s unkilled, well beyond the 5 s the three runs get before their SIGKILL.
+KILL_SINCE = "2025-12-01"
 FAKE = ["--fake", "--fake-seed", str(SEED), "--fake-teams", str(TEAMS), "--fake-users", str(USERS)]
-# Day windows: one request per entity, day and source, enough for a run of a few seconds.
-JOB = ["--since", SINCE, "--now", NOW, "--window", "day"]
+# Day windows: one request per entity, day and source.
+JOB = ["--since", KILL_SINCE, "--now", NOW, "--window", "day"]
 SYNCED = {s.name for s in STREAMS if s.default and s.api != "v1"}
 USAGE_ROUTES = ("/api/v2/organization/usage", "/api/v2/team/usage", "/api/v2/user/usage")
 
@@ -81,7 +84,7 @@ def test_killed_syncs_then_rerun_equal_an_uninterrupted_sync(tmp_path: Path, kin
     rng = random.Random(f"sync-kill-{kind}")
     name = "usage.sqlite" if kind == "sqlite" else "dataset"
     killed, reference = tmp_path / "killed" / name, tmp_path / "reference" / name
-    with fake_in_thread(seed=SEED, teams=TEAMS, users=USERS, latency=8) as fake:
+    with fake_in_thread(seed=SEED, teams=TEAMS, users=USERS, latency=10) as fake:
         env = child_env(TABNINE_API_TOKEN=fake.token)
         base = [sys.executable, "-m", "tabnine_usage_async", "sync", "--base-url", fake.base_url]
         base += [*JOB, "--concurrency", "2", "-q"]
