@@ -31,6 +31,7 @@ from .scenarios import (
     SEED,
     SYNC_DAILY_NOW,
     SYNC_FIRST_NOW,
+    SYNC_RUNS,
     SYNC_SINCE,
     SYNC_USERS,
     TEAMS,
@@ -304,7 +305,7 @@ def sync(runner: Runner, mode: Mode) -> dict[str, Any]:
         "concurrency": CONCURRENCY,
     }
     with _server(users=users) as fake:
-        for run in range(mode.memory_runs):
+        for run in range(SYNC_RUNS[mode.name]):
             target = runner.workdir / f"sync-{run}.sqlite"
             spec = {
                 "kind": "sync",
