@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -12,7 +13,11 @@ from typing import Any
 import pytest
 
 from tabnine_usage_async import TabnineClient
-from tabnine_usage_async.destinations import DestinationBusyError, open_destination
+from tabnine_usage_async.destinations import (
+    DestinationBusyError,
+    DestinationError,
+    open_destination,
+)
 from tabnine_usage_async.errors import InvalidParameterError
 from tabnine_usage_async.models import Granularity
 from tabnine_usage_async.streams import STREAMS
@@ -282,4 +287,80 @@ async def test_first_sync_needs_since(fake: FakeTabnine, tmp_path: Path) -> None
     await sync(fake, target)
     fake.dataset.set_now(NOW + timedelta(days=1))
     assert (await sync(fake, target, since=None)).status == "succeeded"
+    await assert_matches_truth(fake, target)
+
+
+async def test_cancelled_sync_is_recorded_interrupted_and_completed_by_the_next(
+    tmp_path: Path,
+) -> None:
+    """Cancelling a sync after it wrote some units records the run as interrupted, keeps whole
+    units only, and the next run completes the dataset."""
+    target = tmp_path / "usage.sqlite"
+    async with serve_fake_tabnine(teams=3, users=14, seed=11, now=NOW, latency=20) as fake:
+        spec = SyncSpec.build(
+            str(target), since=SINCE, now=NOW, window="day", batch_rows=1, streams="usage,users"
+        )
+        async with TabnineClient(
+            token=fake.token, base_url=fake.base_url, retry_policy=FAST_RETRIES
+        ) as client:
+            written = asyncio.Event()
+            seen: list[int] = []
+
+            def on_progress(progress: Any) -> None:
+                seen.append(progress.units_done)
+                if progress.units_done >= 20:
+                    written.set()
+
+            task = asyncio.ensure_future(run_sync(client, spec, on_progress=on_progress))
+            await asyncio.wait_for(written.wait(), 60)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        statuses = [r.status for r in await _runs(target)]
+        assert statuses == ["interrupted"]
+        dest = open_destination(str(target))
+        await dest.open([], lock=False)
+        try:
+            units = await dest.units("usage")
+        finally:
+            await dest.close()
+        rows = await truth.read_table(str(target), "usage")
+        # Every recorded unit holds exactly its day's row; no row is outside a recorded unit.
+        assert 0 < len(units) == len(rows) < 41 * len(truth.entities(fake.dataset))
+        assert (await sync(fake, target)).status == "succeeded"
+        await assert_matches_truth(fake, target)
+        assert [r.status for r in await _runs(target)] == ["succeeded", "interrupted"]
+
+
+class FailingWrites:
+    """A SQLite destination whose writes fail from the ``fail_at``-th on (a full disk)."""
+
+    def __init__(self, target: Path, fail_at: int) -> None:
+        self._inner = open_destination(str(target))
+        self._fail_at = fail_at
+        self._writes = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def write(self, run_id: int, writes: Any) -> None:
+        self._writes += 1
+        if self._writes >= self._fail_at:
+            raise DestinationError("disk full")
+        await self._inner.write(run_id, writes)
+
+
+async def test_destination_failure_fails_the_run_with_its_own_error(
+    fake: FakeTabnine, tmp_path: Path
+) -> None:
+    """A destination that cannot write stops the run with that error (not a group of them),
+    the ledger says failed with the cause, and the next run completes the dataset."""
+    target = tmp_path / "usage.sqlite"
+    spec = SyncSpec.build(str(target), since=SINCE, now=NOW, batch_rows=50)
+    async with TabnineClient(token=fake.token, base_url=fake.base_url) as client:
+        with pytest.raises(DestinationError, match="disk full"):
+            await run_sync(client, spec, FailingWrites(target, fail_at=3))  # type: ignore[arg-type]
+    (run,) = await _runs(target)
+    assert run.status == "failed" and "disk full" in run.summary["error"]
+    assert (await sync(fake, target)).status == "succeeded"
     await assert_matches_truth(fake, target)

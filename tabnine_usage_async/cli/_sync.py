@@ -8,7 +8,13 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-from ..destinations import Destination, DestinationBusyError, open_destination
+from ..destinations import (
+    Destination,
+    DestinationBusyError,
+    DestinationError,
+    open_destination,
+)
+from ..errors import InvalidParameterError
 from ..streams import STREAMS
 from ..sync import DEFAULT_LOOKBACK, SyncPlan, SyncSpec, SyncSummary, plan_sync, run_sync
 from ..windows import format_datetime
@@ -35,8 +41,12 @@ def add_sync_commands(commands: Any, common: argparse.ArgumentParser) -> None:
             "run goes on where it stopped; nothing is lost or doubled."
         ),
     )
-    sync.add_argument("--to", required=True, dest="to", help="the dataset: x.sqlite or a folder")
-    sync.add_argument("--since", default=None, help="first day (needed by the first sync)")
+    sync.add_argument(
+        "--to", required=True, metavar="DEST", help="the dataset: x.sqlite or a folder"
+    )
+    sync.add_argument(
+        "--since", metavar="DATE", default=None, help="first day (needed by the first sync)"
+    )
     sync.add_argument("--streams", default=None, help=f"comma-separated, of: {names}")
     sync.add_argument(
         "--lookback",
@@ -61,9 +71,19 @@ def add_sync_commands(commands: Any, common: argparse.ArgumentParser) -> None:
         parents=[common],
         help="how current a dataset is; exit 0 only if its last run succeeded",
     )
-    status.add_argument("--to", required=True, dest="to", help="the dataset: x.sqlite or a folder")
+    status.add_argument(
+        "--to", required=True, metavar="DEST", help="the dataset: x.sqlite or a folder"
+    )
     status.add_argument("--runs", type=int, default=5, help="how many recent runs to show")
     status.set_defaults(handler=cmd_status)
+
+
+def _destination(target: str) -> Destination:
+    """The destination ``--to`` names; a target no destination takes is a usage error."""
+    try:
+        return open_destination(target)
+    except DestinationError as exc:
+        raise InvalidParameterError(str(exc)) from None
 
 
 def build_spec(args: argparse.Namespace) -> SyncSpec:
@@ -83,7 +103,7 @@ def build_spec(args: argparse.Namespace) -> SyncSpec:
 async def cmd_sync(args: argparse.Namespace, run: Run) -> int:
     """``sync``: bring the dataset up to now, or show what that would cost (--dry-run)."""
     spec = build_spec(args)
-    dest = open_destination(spec.destination)
+    dest = _destination(spec.destination)
     async with connect(args) as client:
         if args.dry_run:
             _print_plan(spec, await plan_sync(client, spec, dest), dest.display)
@@ -159,7 +179,7 @@ def _age(moment: datetime | None, now: datetime) -> str:
 
 async def cmd_status(args: argparse.Namespace, run: Run) -> int:
     """``status``: freshness per stream and the last runs; exit 0 only after a successful run."""
-    dest: Destination = open_destination(args.to)
+    dest = _destination(args.to)
     await dest.open([], lock=False)
     try:
         runs = await dest.runs(max(1, args.runs))

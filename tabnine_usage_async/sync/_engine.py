@@ -18,6 +18,7 @@ from datetime import date, datetime
 import anyio
 import attrs
 
+from .._groups import one_error
 from ..client import TabnineClient
 from ..destinations import UnitWrite
 from ..errors import TabnineError
@@ -161,13 +162,16 @@ async def fetch_jobs(
                     item = failed_units(job, exc)
                 await results.send(item)
 
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(produce)
-        for _ in range(workers):
-            tg.start_soon(work, receive_jobs.clone(), send_results.clone())
-        receive_jobs.close()
-        send_results.close()
-        async with receive_results:
+    # The result stream is closed only after the task group has ended, so that no worker meets a
+    # closed stream when the consumer fails or the caller is cancelled: the group cancels them.
+    # A failing consumer (a destination that cannot write) leaves as its own error, not a group.
+    with one_error():
+        async with receive_results, anyio.create_task_group() as tg:
+            tg.start_soon(produce)
+            for _ in range(workers):
+                tg.start_soon(work, receive_jobs.clone(), send_results.clone())
+            receive_jobs.close()
+            send_results.close()
             async for item in receive_results:
                 if progress is not None:
                     if isinstance(item, JobDone):

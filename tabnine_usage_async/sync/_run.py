@@ -39,8 +39,16 @@ from ..listing import Roster, list_members
 from ..models import Team
 from ..orchestrator import Entity, FailedUnit, WalkProgress
 from ..streams import RowContext, Stream, default_streams
-from ..windows import format_datetime, to_utc
-from ._engine import JobDone, JobFailed, describe, fetch_jobs, group_jobs, unit_write
+from ..windows import Window, format_datetime, to_utc
+from ._engine import (
+    FetchJob,
+    JobDone,
+    JobFailed,
+    describe,
+    fetch_jobs,
+    group_jobs,
+    unit_write,
+)
 from ._plan import DueUnit, plan_stream, sync_windows
 from ._spec import SyncSpec
 
@@ -172,6 +180,12 @@ class _Planner:
         self.listing_failures: list[FailedUnit] = []
         self.teams: list[Team] = []
         self.roster: Roster | None = None
+        # Set by ``plan``.
+        self.now = datetime.now(timezone.utc)
+        self.entities: list[Entity] = []
+        self.windows: dict[str, list[tuple[Window, Window]]] = {}
+        self.streams: tuple[Stream, ...] = ()
+        self.states: dict[str, dict[str, UnitState]] = {}
 
     async def start_of_dataset(self) -> datetime:
         stored_text = await self.dest.get_meta(_META_SINCE)
@@ -208,9 +222,12 @@ class _Planner:
             self.client, [t.id for t in self.teams], include_unassigned=True, on_error=failed
         )
 
-    async def plan(
-        self, api: str, streams: tuple[Stream, ...], org_id: str
-    ) -> tuple[SyncPlan, list[DueUnit]]:
+    async def plan(self, api: str, streams: tuple[Stream, ...], org_id: str) -> SyncPlan:
+        """List the roster, read the states and count what is due; ``jobs()`` then yields it.
+
+        Due units are not kept: ``jobs()`` plans them again entity by entity while the engine
+        fetches, so memory holds the states, not a list of every due unit.
+        """
         start = await self.start_of_dataset()
         now = self.spec.now or datetime.now(timezone.utc).replace(microsecond=0)
         if now <= start:
@@ -219,57 +236,94 @@ class _Planner:
                 f"({format_datetime(now)}): nothing to sync"
             )
         await self.list_roster(streams)
-        entities = _entities(org_id, self.teams, self.roster)
-        org_only = entities[:1]
+        self.now = now
+        self.entities = _entities(org_id, self.teams, self.roster)
         gran = self.spec.granularity.value
-        windows = {g: sync_windows(start, now, self.spec.window, g) for g in (gran, "all", "daily")}
-        due: list[DueUnit] = []
-        plans = []
-        for stream in streams:
-            states = await self.dest.units(stream.name) if stream.incremental else {}
-            window_gran = stream.granularity or (gran if stream.units == "entities" else "daily")
-            units = list(
-                plan_stream(
-                    stream,
-                    entities=org_only if stream.units == "organization" else entities,
-                    windows=windows[window_gran],
-                    states=states,
-                    lookback=self.spec.lookback,
-                    now=now,
-                    granularity=window_gran,
-                )
-            )
-            del states
-            due += units
-            plans.append(_stream_plan(stream.name, units))
-        snapshot_jobs = sum(1 for u in due if u.stream.source == "roster")
-        jobs = len(group_jobs(u for u in due if u.stream.source != "roster"))
-        plan = SyncPlan(
+        self.windows = {
+            g: sync_windows(start, now, self.spec.window, g) for g in (gran, "all", "daily")
+        }
+        self.streams = streams
+        self.states = {s.name: await self.dest.units(s.name) for s in streams if s.incremental}
+        tally = {s.name: _StreamTally() for s in streams}
+        jobs = 0
+        for units in self._unit_groups():
+            for unit in units:
+                tally[unit.stream.name].add(unit)
+            jobs += len(group_jobs(u for u in units if u.stream.source != "roster"))
+        roster = any(s.source == "roster" for s in streams)
+        return SyncPlan(
             api_version=api,
             streams=streams,
             organization_id=org_id,
             start=start,
             now=now,
-            entities=len(entities),
-            jobs=jobs + min(snapshot_jobs, 1),
-            per_stream=tuple(plans),
+            entities=len(self.entities),
+            jobs=jobs + int(roster),
+            per_stream=tuple(tally[s.name].plan(s.name) for s in streams),
             listing_failures=tuple(self.listing_failures),
         )
-        return plan, due
+
+    def _granularity(self, stream: Stream) -> str:
+        if stream.granularity is not None:
+            return stream.granularity
+        return self.spec.granularity.value if stream.units == "entities" else "daily"
+
+    def _due(self, stream: Stream, entities: Sequence[Entity]) -> list[DueUnit]:
+        gran = self._granularity(stream)
+        return list(
+            plan_stream(
+                stream,
+                entities=entities,
+                windows=self.windows[gran],
+                states=self.states.get(stream.name, {}),
+                lookback=self.spec.lookback,
+                now=self.now,
+                granularity=gran,
+            )
+        )
+
+    def _unit_groups(self) -> Iterator[list[DueUnit]]:
+        """Due units in small groups: the snapshots, then the organization-wide streams, then
+        each entity's units of every entity stream (one group per entity)."""
+        once = [s for s in self.streams if s.units == "once"]
+        org_wide = [s for s in self.streams if s.units == "organization"]
+        per_entity = [s for s in self.streams if s.units == "entities"]
+        yield [u for s in once for u in self._due(s, ())]
+        yield [u for s in org_wide for u in self._due(s, self.entities[:1])]
+        for entity in self.entities:
+            units = [u for s in per_entity for u in self._due(s, (entity,))]
+            if units:
+                yield units
+
+    def roster_units(self) -> list[DueUnit]:
+        """The due units of the streams built from the roster (users, teams)."""
+        return [u for s in self.streams if s.source == "roster" for u in self._due(s, ())]
+
+    def jobs(self) -> Iterator[FetchJob]:
+        """Every request to make, planned lazily (see ``plan``)."""
+        for units in self._unit_groups():
+            yield from group_jobs(u for u in units if u.stream.source != "roster")
 
 
-def _stream_plan(name: str, units: Sequence[DueUnit]) -> StreamPlan:
-    reasons: dict[str, int] = {}
-    for u in units:
-        reasons[u.reason] = reasons.get(u.reason, 0) + 1
-    windows = [u.window for u in units if u.window is not None]
-    return StreamPlan(
-        name,
-        len(units),
-        reasons,
-        min((w.start for w in windows), default=None),
-        max((w.end for w in windows), default=None),
-    )
+@attrs.define
+class _StreamTally:
+    """Counts one stream's due units by reason, and the range they cover."""
+
+    units: int = 0
+    reasons: dict[str, int] = attrs.Factory(dict)
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def add(self, unit: DueUnit) -> None:
+        self.units += 1
+        self.reasons[unit.reason] = self.reasons.get(unit.reason, 0) + 1
+        if unit.window is not None:
+            w = unit.window
+            self.start = w.start if self.start is None else min(self.start, w.start)
+            self.end = w.end if self.end is None else max(self.end, w.end)
+
+    def plan(self, name: str) -> StreamPlan:
+        return StreamPlan(name, self.units, dict(self.reasons), self.start, self.end)
 
 
 async def plan_sync(
@@ -293,8 +347,7 @@ async def plan_sync(
         org_id = await client.resolve_organization_id()
         planner = _Planner(client, spec, reader)
         await planner.check_organization(org_id)
-        plan, _ = await planner.plan(api, streams, org_id)
-        return plan
+        return await planner.plan(api, streams, org_id)
     finally:
         await dest.close()
 
@@ -326,7 +379,8 @@ class _Writer:
         self.units = 0
         self.rows = 0
 
-    def _count(self, stream: str, key: str, amount: int = 1) -> None:
+    def count(self, stream: str, key: str, amount: int = 1) -> None:
+        """Add ``amount`` to a per-stream counter (``units``, ``rows`` or ``failed``)."""
         counts = self.per_stream.setdefault(stream, {"units": 0, "rows": 0, "failed": 0})
         counts[key] += amount
 
@@ -334,8 +388,8 @@ class _Writer:
         for w in writes:
             self.pending.append(w)
             self.pending_rows += len(w.rows)
-            self._count(w.stream, "units")
-            self._count(w.stream, "rows", len(w.rows))
+            self.count(w.stream, "units")
+            self.count(w.stream, "rows", len(w.rows))
         if self.pending_rows >= self.batch_rows or len(self.pending) >= BATCH_UNITS:
             await self.flush()
 
@@ -345,7 +399,7 @@ class _Writer:
         else:
             self.failed += item.failures
             for u in item.job.units:
-                self._count(u.stream.name, "failed")
+                self.count(u.stream.name, "failed")
 
     async def flush(self) -> None:
         if self.pending:
@@ -404,8 +458,8 @@ async def run_sync(
     stats0 = (client.stats.requests, client.stats.retries, client.stats.rate_limited)
     api = await resolve_api(client, spec)
     streams = select_streams(spec, api)
-    await dest.open([s.table for s in streams])
     try:
+        await dest.open([s.table for s in streams])
         org_id = await client.resolve_organization_id()
         planner = _Planner(client, spec, dest)
         await planner.check_organization(org_id)
@@ -418,20 +472,19 @@ async def run_sync(
         try:
             await dest.set_meta(_META_ORG, org_id)
             await dest.set_meta(_META_SINCE, format_datetime(start))
-            plan, due = await planner.plan(api, streams, org_id)
+            plan = await planner.plan(api, streams, org_id)
             writer.failed += plan.listing_failures
             fetched = plan.now
-            jobs = group_jobs(u for u in due if u.stream.source != "roster")
-            progress.units_total = len(jobs) + 1
+            progress.units_total = plan.jobs
             progress.listing_done = True
-            for item in _roster_writes(due, planner, org_id, fetched):
+            roster_units = planner.roster_units()
+            for item in _roster_writes(roster_units, planner, org_id, fetched):
                 if isinstance(item, FailedUnit):
                     writer.failed.append(item)
-                    writer._count(item.key.split(":", 1)[0], "failed")
+                    writer.count(item.key.split(":", 1)[0], "failed")
                 else:
                     await writer.add([item])
-            progress.units_done += 1
-            del due
+            progress.units_done += int(bool(roster_units))
 
             async def consume(item: JobDone | JobFailed) -> None:
                 await writer.consume(item)
@@ -441,7 +494,7 @@ async def run_sync(
             await fetch_jobs(
                 client,
                 org_id,
-                jobs,
+                planner.jobs(),
                 consume,
                 fetched_at=fetched,
                 since=plan.start.date(),
