@@ -31,19 +31,18 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
-# A fresh backfill of a fake organization each time (earlier output is removed first), then a
-# sample of the records it wrote.
+# A fresh sync of a fake organization into a SQLite dataset (earlier output is removed first),
+# then its status and the five users with the most accepted completions.
 demo: $(STAMP)
 	rm -rf demo-output
-	$(BIN)/tabnine-usage backfill --fake --fake-users 300 --start 2026-01-01 --end 2026-07-01 \
-		--granularity daily --window month --output demo-output/usage.parquet
-	$(BIN)/python -c 'from tabnine_usage_async.sinks import read_records; \
-	rows = read_records("demo-output/usage.parquet"); \
-	print(len(rows), "records in demo-output/usage.parquet; an active day of each scope:"); \
-	active = [next(r for r in rows if r["scope"] == s and r["code_completions"]) \
-	          for s in ("organization", "team", "user")]; \
-	[print(" ", r["scope"], r["period_start"], "active users", r["active_users"], \
-	       "completions", r["code_completions"], "chats", r["chat_interactions"]) for r in active]'
+	$(BIN)/tabnine-usage sync --fake --fake-users 300 --to demo-output/usage.sqlite \
+		--since 2025-10-01 --now 2026-01-15T18:00:00Z
+	$(BIN)/tabnine-usage status --to demo-output/usage.sqlite
+	$(BIN)/python -c 'import sqlite3; db = sqlite3.connect("demo-output/usage.sqlite"); \
+	print("top users by accepted completions since 2025-10-01:"); \
+	[print(f"  {email:40} {total:>8}") for email, total in db.execute( \
+	    "SELECT user_email, SUM(code_completions) AS n FROM usage WHERE scope = ? " \
+	    "GROUP BY user_id ORDER BY n DESC LIMIT 5", ("user",))]'
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist *.egg-info

@@ -18,7 +18,7 @@ def test_smoke_run_prints_every_table_and_writes_every_run(tmp_path: Path) -> No
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr
@@ -28,6 +28,7 @@ def test_smoke_run_prints_every_table_and_writes_every_run(tmp_path: Path) -> No
         "## 3. Memory",
         "## 4. Rate limit adherence",
         "## 5. 429 storm",
+        "## 6. Dataset sync",
         "## Targets",
         "Machine: ",
     ):
@@ -52,6 +53,7 @@ def test_smoke_run_prints_every_table_and_writes_every_run(tmp_path: Path) -> No
         ("storm", "ours"),
         ("storm", "aiohttp"),
         ("storm", "httpx"),
+        ("sync", "ours"),
     }
     for run in document["runs"]:
         assert run["result"]["failed"] == 0
