@@ -8,19 +8,28 @@ how long, which error) come from the pure functions in ``_wire``.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
+import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
 import anyio
 import attrs
+from aiohttp import hdrs
 from yarl import URL
 
+from ._guard import (
+    parse_json,
+    redact,
+    redact_text,
+    secret_forms,
+    transport_error_is_retryable,
+)
 from ._limits import Limits
+from ._network import proxy_credentials
 from ._version import __version__
 from ._wire import (
     RetryPolicy,
@@ -31,17 +40,21 @@ from ._wire import (
 )
 from .errors import (
     APIStatusError,
+    CertificateError,
     ClientClosedError,
-    DecodeError,
     RequestTimeoutError,
+    ResponseTooLargeError,
     TransportError,
 )
 
-__all__ = ["STREAM_CHUNK", "ClientStats", "Transport", "stream_get"]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "STREAM_CHUNK", "ClientStats", "Transport"]
 
 logger = logging.getLogger("tabnine_usage_async")
 
 _USER_AGENT = f"tabnine-usage-async/{__version__}"
+
+#: 64 MiB: the largest real answer (a year of daily usage of a big team) is a few MiB.
+DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 
 
 @attrs.define
@@ -84,15 +97,28 @@ class Transport:
         retry_policy: RetryPolicy,
         session: aiohttp.ClientSession | None = None,
         adaptive_rate_limit: bool = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        ssl_context: ssl.SSLContext | None = None,
+        proxy: str | None = None,
     ) -> None:
         self._base_url = base_url
+        self._max_response_bytes = max_response_bytes
+        # True is aiohttp's verifying default; a context is never False (no way to skip checks).
+        self._ssl: ssl.SSLContext | bool = ssl_context if ssl_context is not None else True
+        self._proxy = proxy
         # Built once; the header dict is never logged or shown in a repr.
         self._headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "application/json",
             "User-Agent": _USER_AGENT,
         }
+        # Every body is scrubbed of these before anything reads it: servers and proxies echo.
+        self._secrets = secret_forms(token, *proxy_credentials(proxy))
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
+        # A streamed export may take minutes as a whole; each read still has the timeout.
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=None, connect=self._timeout.connect, sock_read=timeout
+        )
         self._max_concurrency = max_concurrency
         self._policy = retry_policy
         self._session = session
@@ -131,24 +157,66 @@ class Transport:
 
         ``path`` is already percent-encoded; ``endpoint`` is its template, used in errors.
         """
+        url, shown = self._url(path, params)
+        response = await self._with_retries(
+            shown, lambda retry: self._attempt(url, shown, retry, self._headers, None)
+        )
+        return parse_json(response.body, endpoint)
+
+    async def stream_get(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        *,
+        sink: Callable[[bytes], object],
+        accept: str,
+    ) -> int:
+        """GET ``path`` and hand the 2xx body to ``sink`` chunk by chunk; return the bytes written.
+
+        Same limits, retry decisions and errors as ``get_json``, but the body is never held whole:
+        an export of millions of rows streams through. Retries happen only while no byte has
+        reached ``sink``; once the body has started, a broken connection raises
+        ``TransportError`` (the caller discards what it got). One attempt may take as long as it
+        needs while bytes keep coming; each read may wait at most the client's timeout.
+        """
+        url, shown = self._url(path, params)
+        headers = {**self._headers, "Accept": accept}
+        progress = _Stream(sink)
+        await self._with_retries(
+            shown,
+            lambda retry: self._attempt(url, shown, retry, headers, progress),
+            may_retry=lambda: progress.written == 0,
+        )
+        return progress.written
+
+    def _url(self, path: str, params: Mapping[str, str]) -> tuple[URL, str]:
         if self._state != "open":
             raise ClientClosedError(
                 "the client is not open: use it inside `async with TabnineClient(...) as client`"
             )
         url = URL(self._base_url + path, encoded=True).with_query(params)
-        shown = f"{path}?{url.raw_query_string}" if params else path
+        return url, (f"{path}?{url.raw_query_string}" if params else path)
+
+    async def _with_retries(
+        self,
+        shown: str,
+        attempt: Callable[[int], Awaitable[_Response]],
+        *,
+        may_retry: Callable[[], bool] = lambda: True,
+    ) -> _Response:
+        """Run ``attempt(retry)`` until a 2xx answer, a final error or the retry budget ends."""
         retry = 0
         while True:
             retry_after: float | None = None
             try:
-                response = await self._attempt(url, shown, retry)
+                response = await attempt(retry)
             except TransportError as exc:
                 failure: TransportError | APIStatusError = exc
-                retryable = True
+                retryable = transport_error_is_retryable(exc) and may_retry()
                 pause_everyone = False
             else:
                 if 200 <= response.status < 300:
-                    return _parse_json(response.body, endpoint)
+                    return response
                 retry_after = parse_retry_after(response.retry_after, now=time.time())
                 failure = error_for_status(
                     response.status,
@@ -175,27 +243,61 @@ class Transport:
             logger.debug("GET %s failed (%s); retry %d in %.2fs", shown, failure, retry, delay)
             await anyio.sleep(delay)
 
-    async def _attempt(self, url: URL, shown: str, retry: int) -> _Response:
+    async def _attempt(
+        self,
+        url: URL,
+        shown: str,
+        retry: int,
+        headers: Mapping[str, str],
+        stream: _Stream | None,
+    ) -> _Response:
+        """One request; the only place aiohttp exceptions become ``TransportError``s.
+
+        With ``stream``, a 2xx body goes to its sink as it arrives (each read bounded by the
+        client's timeout, the whole answer not) and the returned body is empty.
+        """
         session = self._session
         assert session is not None  # guaranteed by the "open" state
+        timeout = self._timeout if stream is None else self._stream_timeout
         async with self.limits.slot() as sent:
             self.stats.requests += 1
             started = time.perf_counter()
             try:
                 async with session.get(
-                    url, headers=self._headers, allow_redirects=False, timeout=self._timeout
+                    url,
+                    headers=headers,
+                    allow_redirects=False,
+                    timeout=timeout,
+                    ssl=self._ssl,
+                    proxy=self._proxy,
                 ) as resp:
-                    body = await resp.read()
                     status = resp.status
-                    headers = resp.headers
+                    if stream is not None and 200 <= status < 300:
+                        await stream.pour(resp)
+                        body = b""
+                    elif stream is not None:
+                        # Only the start of an error body: its text goes into the message.
+                        body = await resp.content.read(_STREAM_ERROR_BODY)
+                    else:
+                        body = await _read_body(resp, self._max_response_bytes)
+                    headers_in = resp.headers
             except (asyncio.TimeoutError, TimeoutError):
                 self.limits.passed(sent)
                 raise RequestTimeoutError(
                     f"no complete response within {self._timeout.total}s", path=shown
                 ) from None
+            except ResponseTooLargeError as exc:
+                self.limits.passed(sent)
+                exc.path = shown
+                raise
+            except aiohttp.ClientConnectorCertificateError as exc:
+                self.limits.passed(sent)
+                raise _untrusted(exc, shown) from None
             except aiohttp.ClientError as exc:
                 self.limits.passed(sent)
-                raise TransportError(_describe(exc), path=shown) from None
+                raise TransportError(
+                    redact_text(_describe(exc), self._secrets), path=shown
+                ) from None
         if status == 429:
             self.stats.rate_limited += 1
         else:
@@ -208,12 +310,57 @@ class Transport:
                 retry + 1,
                 (time.perf_counter() - started) * 1000,
             )
-        return _Response(status, body, headers.get("Retry-After"), headers.get("Location"), sent)
+        return _Response(
+            status,
+            redact(body, self._secrets),
+            headers_in.get("Retry-After"),
+            headers_in.get("Location"),
+            sent,
+        )
 
 
-# -- streamed downloads ------------------------------------------------------------------------
-# Kept apart from ``get_json`` on purpose: same limits, retry decisions and errors, but the body
-# goes to the caller chunk by chunk and is never held whole in memory.
+async def _read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The whole body, decompressed, or ``ResponseTooLargeError`` as soon as it passes ``limit``.
+
+    An announced length past the cap fails before a byte is read. Otherwise the body is read as
+    it arrives (aiohttp unpacks compressed bodies piece by piece), so an endless or exploding
+    body costs at most ``limit`` plus one piece of memory.
+    """
+    length = resp.content_length
+    if length is not None and length > limit and hdrs.CONTENT_ENCODING not in resp.headers:
+        raise _too_large(limit)
+    content = resp.content
+    chunks = []
+    size = 0
+    while chunk := await content.readany():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _too_large(limit: int) -> ResponseTooLargeError:
+    shown = f"{limit // 1048576} MiB" if limit % 1048576 == 0 else f"{limit} bytes"
+    return ResponseTooLargeError(
+        f"the response body is larger than the {shown} limit on a response's size; "
+        "the server or a proxy in front of it is misbehaving",
+        limit=limit,
+    )
+
+
+def _untrusted(exc: aiohttp.ClientConnectorCertificateError, shown: str) -> CertificateError:
+    cause = exc.certificate_error
+    reason = getattr(cause, "verify_message", None) or getattr(cause, "reason", None) or str(cause)
+    return CertificateError(
+        f"the TLS certificate of {exc.host} is not trusted ({reason}); if the server uses an "
+        "internal certificate authority, pass its certificate as ca_bundle=PATH or set "
+        "REQUESTS_CA_BUNDLE",
+        host=exc.host,
+        reason=str(reason),
+        path=shown,
+    )
+
 
 #: Size of the pieces a streamed body is handed over in.
 STREAM_CHUNK = 64 * 1024
@@ -222,117 +369,16 @@ _STREAM_ERROR_BODY = 64 * 1024
 
 
 class _Stream:
-    """Bytes handed to the caller by one streamed attempt."""
+    """Where one streamed GET pours its 2xx body, and how much of it got there."""
 
-    def __init__(self) -> None:
+    def __init__(self, sink: Callable[[bytes], object]) -> None:
+        self.sink = sink
         self.written = 0
 
-
-async def stream_get(
-    transport: Transport,
-    path: str,
-    params: Mapping[str, str],
-    *,
-    sink: Callable[[bytes], object],
-    accept: str,
-) -> int:
-    """GET ``path`` and hand the 2xx body to ``sink`` chunk by chunk; return the bytes written.
-
-    Retries what ``get_json`` retries, but only while no byte has reached ``sink``: once the body
-    has started, a broken connection raises ``TransportError`` (the caller discards what it got).
-    One attempt may take as long as it needs while bytes keep coming; each read may wait at most
-    the client's timeout.
-    """
-    if transport._state != "open":
-        raise ClientClosedError(
-            "the client is not open: use it inside `async with TabnineClient(...) as client`"
-        )
-    url = URL(transport._base_url + path, encoded=True).with_query(params)
-    shown = f"{path}?{url.raw_query_string}" if params else path
-    policy = transport._policy
-    retry = 0
-    while True:
-        retry_after: float | None = None
-        progress = _Stream()
-        try:
-            response = await _stream_attempt(transport, url, shown, sink, accept, progress)
-        except TransportError as exc:
-            if progress.written:
-                transport.stats.failures += 1
-                raise
-            failure: TransportError | APIStatusError = exc
-            retryable = True
-            pause_everyone = False
-        else:
-            if response is None:
-                return progress.written
-            retry_after = parse_retry_after(response.retry_after, now=time.time())
-            failure = error_for_status(
-                response.status,
-                response.body,
-                method="GET",
-                path=shown,
-                retry_after=retry_after,
-                location=response.location,
-            )
-            retryable = should_retry_status(response.status)
-            pause_everyone = response.status == 429 and transport.limits.throttled(response.sent)
-        if not retryable or retry >= policy.max_retries:
-            transport.stats.failures += 1
-            raise failure
-        delay = retry_delay(
-            policy, retry, retry_after=retry_after, jitter=transport._random.random()
-        )
-        if pause_everyone:
-            transport.limits.gate.pause(delay)
-        retry += 1
-        transport.stats.retries += 1
-        logger.debug("GET %s failed (%s); retry %d in %.2fs", shown, failure, retry, delay)
-        await anyio.sleep(delay)
-
-
-async def _stream_attempt(
-    transport: Transport,
-    url: URL,
-    shown: str,
-    sink: Callable[[bytes], object],
-    accept: str,
-    progress: _Stream,
-) -> _Response | None:
-    """One streamed attempt: ``None`` once a 2xx body has been handed over, else the error."""
-    session = transport._session
-    assert session is not None  # guaranteed by the "open" state
-    total = transport._timeout.total
-    timeout = aiohttp.ClientTimeout(total=None, connect=transport._timeout.connect, sock_read=total)
-    headers = {**transport._headers, "Accept": accept}
-    async with transport.limits.slot() as sent:
-        transport.stats.requests += 1
-        try:
-            async with session.get(
-                url, headers=headers, allow_redirects=False, timeout=timeout
-            ) as resp:
-                status = resp.status
-                if 200 <= status < 300:
-                    async for chunk in resp.content.iter_chunked(STREAM_CHUNK):
-                        sink(chunk)
-                        progress.written += len(chunk)
-                    transport.limits.passed(sent)
-                    return None
-                body = await resp.content.read(_STREAM_ERROR_BODY)
-                resp_headers = resp.headers
-        except (asyncio.TimeoutError, TimeoutError):
-            transport.limits.passed(sent)
-            raise RequestTimeoutError(f"no data for {total}s", path=shown) from None
-        except aiohttp.ClientError as exc:
-            transport.limits.passed(sent)
-            raise TransportError(_describe(exc), path=shown) from None
-    if status == 429:
-        transport.stats.rate_limited += 1
-    else:
-        transport.limits.passed(sent)
-    return _Response(
-        status, body, resp_headers.get("Retry-After"), resp_headers.get("Location"), sent
-    )
+    async def pour(self, resp: aiohttp.ClientResponse) -> None:
+        async for chunk in resp.content.iter_chunked(STREAM_CHUNK):
+            self.sink(chunk)
+            self.written += len(chunk)
 
 
 def _describe(exc: aiohttp.ClientError) -> str:
@@ -340,14 +386,3 @@ def _describe(exc: aiohttp.ClientError) -> str:
     kind = type(exc).__name__
     text = str(exc).strip()
     return f"{kind}: {text}" if text else kind
-
-
-def _parse_json(body: bytes, endpoint: str) -> Any:
-    try:
-        return json.loads(body)
-    except ValueError:
-        snippet = body[:80].decode("utf-8", errors="replace")
-        raise DecodeError(
-            f"the body is not JSON (starts with {snippet!r})" if body else "the body is empty",
-            endpoint=endpoint,
-        ) from None

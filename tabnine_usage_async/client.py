@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import ssl
 import sys
 import tempfile
 import warnings
@@ -27,7 +28,8 @@ from typing import IO, Any, TypeVar
 import aiohttp
 
 from ._convert import decode
-from ._transport import ClientStats, Transport, stream_get
+from ._network import resolve_proxy, resolve_tls
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, ClientStats, Transport
 from ._wire import (
     MAX_AUDIT_PAGE,
     RetryPolicy,
@@ -178,6 +180,19 @@ class TabnineClient:
             was measured to accept (then probe upward) instead of only pausing for
             ``Retry-After`` and bursting again. ``False`` keeps only the pause: for callers who
             pace requests themselves.
+        max_response_bytes: the largest body accepted, counted after decompression (default
+            64 MiB, far above any real answer); a larger, endless or exploding body fails with
+            ``ResponseTooLargeError`` instead of filling the memory.
+        proxy: ``http://[user:password@]host:port`` of a forward proxy (https goes through it
+            with ``CONNECT``); the credentials are never logged or shown.
+        trust_env: read ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``ALL_PROXY`` / ``NO_PROXY`` and
+            ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` when ``proxy`` and ``ca_bundle`` are not
+            given, as curl, requests and httpx do (``~/.netrc`` is never read).
+        ca_bundle: a PEM file, or a folder of them, of the certificate authorities to trust
+            instead of the system's: for private installations with an internal CA.
+        client_cert: a PEM client certificate (it may hold the key too) for mutual TLS.
+        client_key: the client certificate's private key, when it is in a file of its own.
+        ssl_context: a complete ``ssl.SSLContext``; excludes the three file options above.
     """
 
     def __init__(
@@ -195,6 +210,13 @@ class TabnineClient:
         organization_id: str | None = None,
         retry_policy: RetryPolicy | None = None,
         adaptive_rate_limit: bool = True,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        proxy: str | None = None,
+        trust_env: bool = True,
+        ca_bundle: str | os.PathLike[str] | None = None,
+        client_cert: str | os.PathLike[str] | None = None,
+        client_key: str | os.PathLike[str] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         token = validate_token(token if token is not None else os.environ.get("TABNINE_API_TOKEN"))
         url = base_url if base_url is not None else os.environ.get("TABNINE_BASE_URL")
@@ -210,6 +232,17 @@ class TabnineClient:
         if organization_id is not None:
             _id("organization_id", organization_id)
         policy = retry_policy or RetryPolicy()
+        trust_env = _flag("trust_env", trust_env)
+        tls = resolve_tls(
+            self._base_url,
+            ssl_context=ssl_context,
+            ca_bundle=ca_bundle,
+            client_cert=client_cert,
+            client_key=client_key,
+            trust_env=trust_env,
+            environ=os.environ,
+        )
+        via = resolve_proxy(self._base_url, proxy, trust_env=trust_env, environ=os.environ)
         self._transport = Transport(
             base_url=self._base_url,
             token=token,
@@ -224,6 +257,9 @@ class TabnineClient:
             ),
             session=session,
             adaptive_rate_limit=_flag("adaptive_rate_limit", adaptive_rate_limit),
+            max_response_bytes=_positive_int("max_response_bytes", max_response_bytes),
+            ssl_context=tls,
+            proxy=via,
         )
         self._organization_id = organization_id
         self._organization_lock = asyncio.Lock()
@@ -715,14 +751,14 @@ class TabnineClient:
                 "destination must be a path or a binary file object with write(), "
                 f"not {type(destination).__name__}"
             )
-        return await stream_get(self._transport, path, params, sink=write, accept="text/csv")
+        return await self._transport.stream_get(path, params, sink=write, accept="text/csv")
 
     async def _export_to_path(self, target: Path, path: str, params: Mapping[str, str]) -> int:
         fd, temp = _temp_beside(target)
         try:
             with os.fdopen(fd, "wb") as out:
-                written = await stream_get(
-                    self._transport, path, params, sink=out.write, accept="text/csv"
+                written = await self._transport.stream_get(
+                    path, params, sink=out.write, accept="text/csv"
                 )
                 out.flush()
                 os.fsync(out.fileno())

@@ -10,8 +10,10 @@ the API token.
     ├── ConfigurationError          bad token, base URL or client knob (also a ValueError)
     ├── InvalidParameterError       bad method argument: dates, granularity... (also a ValueError)
     ├── ClientClosedError           the client was used outside ``async with`` or after closing
-    ├── TransportError              the request never got an HTTP answer
-    │   └── RequestTimeoutError     ...because an attempt ran out of time
+    ├── TransportError              the request never got a usable HTTP answer
+    │   ├── RequestTimeoutError     ...because an attempt ran out of time
+    │   ├── CertificateError        ...because the server's TLS certificate is not trusted
+    │   └── ResponseTooLargeError   ...because the body passed ``max_response_bytes``
     ├── APIStatusError              the server answered with a non-2xx status
     │   ├── BadRequestError         400
     │   ├── AuthenticationError     401 (also "Invalid organization")
@@ -25,6 +27,7 @@ the API token.
     │   └── UnexpectedRedirectError 3xx (redirects are never followed: see the README)
     └── DecodeError                 a 2xx body that does not fit the schema
         └── PaginationError         pages that would loop forever or break the limit
+            └── ListingChangedError the list changed while it was paged through
 
 Example::
 
@@ -46,17 +49,20 @@ __all__ = [
     "APIStatusError",
     "AuthenticationError",
     "BadRequestError",
+    "CertificateError",
     "ClientClosedError",
     "ConfigurationError",
     "ConflictError",
     "DecodeError",
     "FeatureNotAvailableError",
     "InvalidParameterError",
+    "ListingChangedError",
     "NotFoundError",
     "PaginationError",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestTimeoutError",
+    "ResponseTooLargeError",
     "ServerError",
     "TabnineError",
     "TransportError",
@@ -102,6 +108,37 @@ class TransportError(TabnineError):
 
 class RequestTimeoutError(TransportError, TimeoutError):
     """One attempt ran longer than the client's ``timeout``."""
+
+
+class CertificateError(TransportError):
+    """The server's TLS certificate could not be verified; not retried, waiting does not help.
+
+    Private installations often use an internal certificate authority: pass its certificate
+    with ``ca_bundle=`` (``--ca-bundle`` on the command line).
+
+    Attributes:
+        host: the server whose certificate was refused.
+        reason: what OpenSSL found wrong, e.g. ``unable to get local issuer certificate``.
+    """
+
+    def __init__(
+        self, message: str, *, host: str = "", reason: str = "", method: str = "GET", path: str = ""
+    ) -> None:
+        super().__init__(message, method=method, path=path)
+        self.host = host
+        self.reason = reason
+
+
+class ResponseTooLargeError(TransportError):
+    """The response body passed ``max_response_bytes`` (after decompression); not retried.
+
+    Attributes:
+        limit: the cap in bytes.
+    """
+
+    def __init__(self, message: str, *, limit: int, method: str = "GET", path: str = "") -> None:
+        super().__init__(message, method=method, path=path)
+        self.limit = limit
 
 
 class APIStatusError(TabnineError):
@@ -232,3 +269,12 @@ class DecodeError(TabnineError):
 
 class PaginationError(DecodeError):
     """The server's pages would loop forever (a repeated offset) or break the requested limit."""
+
+
+class ListingChangedError(PaginationError):
+    """The list changed while it was paged through: its items do not add up to ``meta.total``.
+
+    With offset pagination, a member removed between two pages pushes another past the page
+    boundary, unseen. ``list_members`` lists again when this happens, and raises it (or reports
+    it as a failed listing) only when the list never holds still.
+    """

@@ -15,6 +15,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import TypeVar
@@ -24,12 +25,17 @@ import attrs
 
 from ._groups import one_error
 from .client import TabnineClient
-from .errors import InvalidParameterError, TabnineError
+from .errors import InvalidParameterError, ListingChangedError, TabnineError
 from .models import User
 
 __all__ = ["ListingErrorHandler", "Member", "Roster", "list_members"]
 
 T = TypeVar("T")
+
+logger = logging.getLogger("tabnine_usage_async")
+
+#: Times a listing that changed while it was paged through is read again before it fails.
+RELISTS = 3
 
 #: Called with a listing's key (``list|teams``, ``list|team-users|<team id>``,
 #: ``list|unassigned|active`` or ``list|unassigned|deactivated``) and the error it still failed
@@ -144,6 +150,22 @@ async def list_members(
     return Roster(teams_in_order, members, lister.seconds)
 
 
+async def _until_stable(key: str, listing: Callable[[], AsyncIterator[T]]) -> list[T]:
+    """One listing's items, listed again while it changes underneath (``RELISTS`` times)."""
+    for relist in range(RELISTS + 1):
+        try:
+            return [item async for item in listing()]
+        except ListingChangedError as exc:
+            if relist == RELISTS:
+                raise ListingChangedError(
+                    f"{exc.reason}; listed {RELISTS + 1} times and it changed every time",
+                    endpoint=exc.endpoint,
+                    field=exc.field,
+                ) from None
+            logger.info("%s changed while it was listed (%s); listing it again", key, exc.reason)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 class _Lister:
     """Runs listings at most ``parallelism`` at a time and sums the seconds they take."""
 
@@ -153,12 +175,16 @@ class _Lister:
         self.seconds = 0.0
 
     async def collect(self, key: str, listing: Callable[[], AsyncIterator[T]]) -> list[T] | None:
-        """Every item of one listing, or ``None`` when it failed and ``on_error`` took it."""
+        """Every item of one listing, or ``None`` when it failed and ``on_error`` took it.
+
+        A listing that changed while it was paged through is read again from the start, up to
+        ``RELISTS`` times: a silent gap in the roster would leave users' usage unfetched.
+        """
         try:
             async with self._limiter:
                 began = time.monotonic()
                 try:
-                    return [item async for item in listing()]
+                    return await _until_stable(key, listing)
                 finally:
                     self.seconds += time.monotonic() - began
         except TabnineError as exc:

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ._wire import next_audit_offset, next_invitation_offset, next_page_offset
-from .errors import DecodeError, PaginationError
+from .errors import DecodeError, ListingChangedError, PaginationError
 
 __all__ = ["FetchPage", "paginate", "paginate_audit_logs", "paginate_invitations"]
 
@@ -28,7 +28,10 @@ async def paginate(fetch_page: FetchPage, *, limit: int, endpoint: str) -> Async
 
     Every request carries an explicit ``offset`` and ``limit``. The walk ends when ``meta.next``
     is absent or null or a page is empty; it copes with pages shorter than ``limit`` and raises
-    ``PaginationError`` rather than looping if the server repeats an offset.
+    ``PaginationError`` rather than looping if the server repeats an offset. Where the server
+    sends ``meta.total``, a total that moves between pages, or items that do not add up to it at
+    the end, raise ``ListingChangedError``: the list changed underneath the walk, and an offset
+    walk then skips or repeats items.
 
     Example::
 
@@ -36,6 +39,8 @@ async def paginate(fetch_page: FetchPage, *, limit: int, endpoint: str) -> Async
             ...
     """
     offset = 0
+    seen = 0
+    total: int | None = None
     while True:
         body = await fetch_page(offset, limit)
         if not isinstance(body, dict):
@@ -44,9 +49,12 @@ async def paginate(fetch_page: FetchPage, *, limit: int, endpoint: str) -> Async
         if not isinstance(items, list):
             raise DecodeError("expected an array", endpoint=endpoint, field="$.data")
         # Decide before yielding, so a broken page is reported instead of half-consumed.
+        meta = body.get("meta")
         following = next_page_offset(
-            body.get("meta"), offset=offset, count=len(items), limit=limit, endpoint=endpoint
+            meta, offset=offset, count=len(items), limit=limit, endpoint=endpoint
         )
+        seen += len(items)
+        total = _check_total(meta, total, seen, last=following is None, endpoint=endpoint)
         if items:
             yield items
         if following is None:
@@ -115,3 +123,26 @@ async def paginate_audit_logs(
         if following is None:
             return
         offset = following
+
+
+def _check_total(
+    meta: object, before: int | None, seen: int, *, last: bool, endpoint: str
+) -> int | None:
+    """The list's ``meta.total`` so far; raises when it moved or the items do not add up."""
+    total = meta.get("total") if isinstance(meta, dict) else None
+    if isinstance(total, bool) or not isinstance(total, int):
+        return before
+    if before is not None and total != before:
+        raise ListingChangedError(
+            f"the list changed while it was read: meta.total went from {before} to {total} "
+            "between pages",
+            endpoint=endpoint,
+            field="$.meta.total",
+        )
+    if last and seen != total:
+        raise ListingChangedError(
+            f"the list changed while it was read: {seen} items arrived but meta.total is {total}",
+            endpoint=endpoint,
+            field="$.meta.total",
+        )
+    return total

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import traceback
 
+from ._terminal import visible
+
 __all__ = [
     "EXIT_FAILED",
     "EXIT_INTERRUPTED",
@@ -35,8 +37,9 @@ class UsageError(Exception):
 
 
 def one_line(text: object) -> str:
-    """``text`` with every run of whitespace, line breaks included, folded into one space."""
-    return " ".join(str(text).split())
+    """``text`` with every run of whitespace, line breaks included, folded into one space, and
+    every other control character shown as an escape (messages carry servers' words)."""
+    return visible(" ".join(str(text).split()))
 
 
 def error(message: object) -> None:
@@ -45,8 +48,8 @@ def error(message: object) -> None:
 
 
 def note(message: str) -> None:
-    """Print ``tabnine-usage: ...`` on stderr."""
-    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+    """Print ``tabnine-usage: ...`` on stderr, control characters shown as escapes."""
+    print(f"{PROG}: {visible(message, keep_lines=True)}", file=sys.stderr, flush=True)
 
 
 def show_traceback(debug: bool) -> None:

@@ -7,7 +7,12 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 
-from ..errors import ConfigurationError, InvalidParameterError, TabnineError
+from ..errors import (
+    CertificateError,
+    ConfigurationError,
+    InvalidParameterError,
+    TabnineError,
+)
 from ._errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -20,6 +25,7 @@ from ._errors import (
 )
 from ._parser import build_parser
 from ._run import Run, run_command
+from ._wording import for_command_line
 
 __all__ = ["main"]
 
@@ -80,8 +86,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERRUPTED
     except (UsageError, ConfigurationError, InvalidParameterError) as exc:
         show_traceback(args.debug)
-        error(exc)
+        error(for_command_line(str(exc), args.command))
         return EXIT_USAGE
+    except CertificateError as exc:
+        show_traceback(args.debug)
+        error(
+            f"CertificateError: the TLS certificate of {exc.host} is not trusted ({exc.reason}); "
+            "if the server uses an internal certificate authority, pass its certificate with "
+            "--ca-bundle PATH (or set REQUESTS_CA_BUNDLE)"
+        )
+        return EXIT_FAILED
     except TabnineError as exc:
         show_traceback(args.debug)
         error(f"{type(exc).__name__}: {exc}")

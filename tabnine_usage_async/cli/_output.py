@@ -14,6 +14,7 @@ from typing import IO, Any
 import attrs
 
 from ..windows import format_datetime
+from ._terminal import visible
 
 __all__ = ["READ_FORMATS", "Table", "emit", "fields", "model_row", "plain"]
 
@@ -73,8 +74,9 @@ def cell(value: Any) -> str:
 
 
 def _table_cell(value: Any) -> str:
-    # A line break inside a cell (a PEM public key) would break the table's alignment.
-    return cell(value).replace("\r", "").replace("\n", "\\n")
+    # A line break inside a cell (a PEM public key) would break the table's alignment, and an
+    # escape sequence in a server's string would drive the terminal.
+    return visible(cell(value).replace("\r\n", "\n"))
 
 
 def _write_plain_table(table: Table, out: IO[str]) -> None:
@@ -116,6 +118,7 @@ def _write_rich_table(table: Table) -> bool:
     try:
         from rich.console import Console
         from rich.table import Table as RichTable
+        from rich.text import Text
     except ImportError:
         return False
     console = Console()
@@ -125,7 +128,7 @@ def _write_rich_table(table: Table) -> bool:
         grid.add_column(overflow="fold")
         row = table.rows[0] if table.rows else {}
         for name in table.columns:
-            grid.add_row(name, cell(row.get(name)))
+            grid.add_row(name, Text(_table_cell(row.get(name))))
         console.print(grid)
         return True
     rich_table = RichTable(show_lines=False)
@@ -133,7 +136,8 @@ def _write_rich_table(table: Table) -> bool:
         justify: Any = "right" if any(isinstance(r.get(name), int) for r in table.rows) else "left"
         rich_table.add_column(name, justify=justify, overflow="fold")
     for row in table.rows:
-        rich_table.add_row(*(cell(row.get(name)) for name in table.columns))
+        # Text, not str: rich would read "[red]" in a server's string as markup.
+        rich_table.add_row(*(Text(_table_cell(row.get(name))) for name in table.columns))
     console.print(rich_table)
     return True
 

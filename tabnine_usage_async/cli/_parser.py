@@ -135,6 +135,35 @@ def _add_common_options(parser: argparse.ArgumentParser, *, top_level: bool) -> 
         help="items asked for per page of a listing (default: 100)",
     )
     connection.add_argument(
+        "--proxy",
+        metavar="URL",
+        default=default(None),
+        help="forward proxy http://[user:password@]host:port "
+        "(default: $HTTPS_PROXY / $HTTP_PROXY, minus $NO_PROXY)",
+    )
+    connection.add_argument(
+        "--ca-bundle",
+        metavar="PATH",
+        type=Path,
+        default=default(None),
+        help="PEM file or folder of the certificate authorities to trust, for an internal CA "
+        "(default: $REQUESTS_CA_BUNDLE, else the system's, honouring $SSL_CERT_FILE)",
+    )
+    connection.add_argument(
+        "--client-cert",
+        metavar="PATH",
+        type=Path,
+        default=default(None),
+        help="PEM client certificate for mutual TLS (may hold the key too)",
+    )
+    connection.add_argument(
+        "--client-key",
+        metavar="PATH",
+        type=Path,
+        default=default(None),
+        help="the client certificate's private key, if in a file of its own",
+    )
+    connection.add_argument(
         "--allow-insecure-http",
         action="store_true",
         default=default(False),
