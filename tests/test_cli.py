@@ -242,7 +242,16 @@ def test_other_formats_and_options_before_the_subcommand(
     assert [json.loads(line)["id"] for line in lines] == ids
     assert main(["teams", *FAKE, "-q"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["id", "name", "users_count", "is_default_team"]
+    assert table[0].split() == [
+        "id",
+        "name",
+        "users_count",
+        "is_default_team",
+        "organization_id",
+        "synced_group_id",
+        "seat_cap",
+        "pending_invitations_count",
+    ]
     assert [line.split()[0] for line in table[2:]] == ids
 
 
