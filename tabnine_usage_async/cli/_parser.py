@@ -187,6 +187,18 @@ def _add_common_options(parser: argparse.ArgumentParser, *, top_level: bool) -> 
         default=default(FAKE_SEED),
         help=f"same seed, same fake organization (default: {FAKE_SEED})",
     )
+    fake.add_argument(
+        "--fake-version",
+        choices=("6.2", "5.x"),
+        default=default("6.2"),
+        help="Tabnine version the fake plays; 5.x has no v2 or agent usage (default: 6.2)",
+    )
+    fake.add_argument(
+        "--fake-no-agent-license",
+        action="store_true",
+        default=default(False),
+        help="the fake's licence lacks the Agent feature (agent usage answers 403)",
+    )
 
 
 def _add_read_format(parser: argparse.ArgumentParser) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, TypeVar
@@ -106,6 +106,38 @@ def _user_json(user: User) -> dict[str, Any]:
     }
 
 
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return moment
+
+
+def apply_control(dataset: Dataset, action: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply one control action (``clock``, ``correct``, ``add-user``, ``deactivate-user``)."""
+    if action == "clock":
+        dataset.set_now(_moment(payload["now"]))
+        return {"now": format_timestamp(dataset.now)}
+    if action == "correct":
+        revision = dataset.correct(
+            date.fromisoformat(payload["day"]),
+            payload.get("userIds"),
+            revision=payload.get("revision"),
+        )
+        return {"revision": revision}
+    if action == "add-user":
+        user = dataset.add_user(
+            _moment(payload["at"]),
+            team_ids=payload.get("teamIds") or (),
+            role=payload.get("role") or "Member",
+        )
+        return {"id": user.id}
+    if action == "deactivate-user":
+        user = dataset.deactivate_user(payload["userId"], _moment(payload["at"]))
+        return {"id": user.id}
+    raise ValueError(f"unknown control action {action!r}")
+
+
 class FakeTabnineApp:
     """The application and its state: dataset, stats, fault planner and rate limiter."""
 
@@ -164,6 +196,7 @@ class FakeTabnineApp:
             self.app.router.add_get(path, self._wrap(handler), allow_head=False)
         self.app.router.add_get("/__fake__/stats", self._stats_view, allow_head=False)
         self.app.router.add_post("/__fake__/reset-stats", self._reset_stats)
+        self.app.router.add_post("/__fake__/{action}", self._control)
 
     @staticmethod
     def _wrap(handler: Callable[[web.Request], web.Response]) -> Handler:
@@ -178,6 +211,15 @@ class FakeTabnineApp:
     async def _reset_stats(self, request: web.Request) -> web.StreamResponse:
         self.stats.reset(self.now())
         return json_response({"reset": True})
+
+    async def _control(self, request: web.Request) -> web.StreamResponse:
+        """Drive the dataset from another process: clock, corrections and roster changes."""
+        try:
+            payload = await request.json()
+            answer = apply_control(self.dataset, request.match_info["action"], payload)
+        except (KeyError, TypeError, ValueError) as error:
+            return json_response({"error": str(error)}, status=400)
+        return json_response(answer)
 
     # The pipeline: stats, latency, faults, rate limit, auth, handler, body delivery ---------
 
