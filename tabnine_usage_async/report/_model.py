@@ -49,7 +49,7 @@ class ReportOptions:
     until: date | None = None
     inactive_days: tuple[int, ...] = attrs.field(default=(30, 60, 90), converter=_thresholds)
     exclude_weekends: bool = False
-    top: int = 10
+    top: int = attrs.field(default=10)
 
     @inactive_days.validator
     def _check_thresholds(self, _: Any, value: tuple[int, ...]) -> None:

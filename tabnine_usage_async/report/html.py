@@ -219,6 +219,15 @@ def _agent_values(points: Sequence[AgentPoint], field: str) -> list[dict[str, An
     ]
 
 
+_CHART_CONFIG = {
+    "font": "system-ui, -apple-system, Segoe UI, Roboto, DejaVu Sans, sans-serif",
+    "axis": {"labelFontSize": 12, "titleFontSize": 12, "labelColor": "#3e4c59"},
+    "legend": {"labelFontSize": 12, "symbolSize": 90},
+    "title": {"fontSize": 14, "anchor": "start", "offset": 8},
+    "view": {"stroke": None},
+}
+
+
 def _charts(report: Report) -> dict[str, dict[str, Any]]:
     daily_days = len(report.daily)
     range_days = DEFAULT_RANGE_DAYS if daily_days > DEFAULT_RANGE_DAYS + 14 else None
@@ -284,6 +293,8 @@ def _charts(report: Report) -> dict[str, dict[str, Any]]:
             "Agent cost by agent type, per week",
             "Cost",
         )
+    for spec in charts.values():
+        spec["config"] = _CHART_CONFIG
     return charts
 
 
@@ -537,6 +548,7 @@ h3{font-size:1rem;margin:16px 0 6px}
 .facts{display:flex;flex-wrap:wrap;gap:8px 28px;margin:0 0 8px}
 .facts dt{font-size:.75rem;color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
 .facts dd{margin:0;font-weight:600}
+h1{overflow-wrap:anywhere}
 .ok{background:var(--okbg);color:var(--ok);padding:6px 10px;border-radius:6px;margin:8px 0 0}
 .warn{background:var(--warnbg);color:var(--warn);padding:8px 10px 8px 28px;border-radius:6px;
 margin:8px 0 0}
@@ -560,14 +572,15 @@ th{position:sticky;top:0;background:#eef2f7;cursor:pointer;user-select:none}
 th.num,td.num{text-align:right;font-variant-numeric:tabular-nums}
 th[aria-sort=ascending]::after{content:" ▲"}th[aria-sort=descending]::after{content:" ▼"}
 tbody tr:nth-child(even){background:#fafbfc}
-.two{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+.two{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:16px}
+main>*,.two>div{min-width:0}
 .defs{display:grid;grid-template-columns:1fr 1fr;gap:8px 24px;margin:0}
 .defs dt{font-weight:600}.defs dd{margin:0 0 4px;color:var(--muted)}
 .empty{color:var(--muted)}
 footer{color:var(--muted);font-size:.8rem;text-align:center;padding:0 0 16px}
 @media (max-width:700px){main{padding:8px}header,section{padding:12px}
-.two,.defs{grid-template-columns:1fr}h1{font-size:1.25rem}
-.kpis{grid-template-columns:repeat(2,1fr)}.kpi .value{font-size:1.15rem}}
+.two,.defs{grid-template-columns:minmax(0,1fr)}h1{font-size:1.25rem}
+.kpis{grid-template-columns:repeat(2,minmax(0,1fr))}.kpi .value{font-size:1.15rem}}
 """
 
 _PAGE_JS = """
