@@ -22,6 +22,7 @@ from ._reads import (
     cmd_users,
     cmd_utilization,
 )
+from ._report import add_report_parser
 
 __all__ = ["build_parser"]
 
@@ -279,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the organization and show what would be fetched; fetch no usage",
     )
     backfill.set_defaults(handler=cmd_backfill)
+
+    add_report_parser(commands, common)
 
     org = commands.add_parser("org", parents=[common], help="the organization")
     _add_read_format(org)

@@ -262,4 +262,4 @@ def _jsonable(_: Any, __: Any, value: Any) -> Any:
 
 def report_to_json(report: Report) -> dict[str, Any]:
     """The report as JSON-ready values: dates as ``YYYY-MM-DD``, date-times as ISO 8601 UTC."""
-    return attrs.asdict(report, value_serializer=_jsonable, retain_collection_types=False)
+    return attrs.asdict(report, value_serializer=_jsonable)
