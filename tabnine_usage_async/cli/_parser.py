@@ -23,6 +23,7 @@ from ._reads import (
     cmd_utilization,
 )
 from ._report import add_report_parser
+from ._sync import add_sync_commands
 
 __all__ = ["build_parser"]
 
@@ -280,6 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the organization and show what would be fetched; fetch no usage",
     )
     backfill.set_defaults(handler=cmd_backfill)
+    add_sync_commands(commands, common)
 
     add_report_parser(commands, common)
 

@@ -21,6 +21,7 @@ from ._base import (
     UnitState,
     UnitWrite,
 )
+from ._parquet import ParquetFolderDestination
 from ._sqlite import SqliteDestination
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "DestinationBusyError",
     "DestinationError",
     "DestinationVersionError",
+    "ParquetFolderDestination",
     "RunRecord",
     "RunStatus",
     "SqliteDestination",
@@ -68,5 +70,5 @@ def open_destination(target: str | Path) -> Destination:
         return SqliteDestination(path)
     # (*.duckdb is added here.)
     if path.is_dir() or text.endswith(("/", "\\")) or not suffix:
-        raise DestinationError(f"{text}: Parquet folder destinations are not available yet")
+        return ParquetFolderDestination(path)
     raise DestinationError(f"unsupported destination {text}; expected {ACCEPTED_FORMS}")

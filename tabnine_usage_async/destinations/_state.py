@@ -87,9 +87,7 @@ def quote(name: str) -> str:
 def connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), usable from any one thread.
 
-    Writers use WAL, so readers are never blocked by a running sync, and ``synchronous=FULL``,
-    so a committed unit survives a power cut. Readers open the file read-only: they never
-    create, migrate or otherwise change it.
+    Readers open the file read-only: they never create, migrate or otherwise change it.
     """
     try:
         if readonly:
@@ -105,9 +103,6 @@ def connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         raise DestinationError(f"cannot open {path}: {exc}") from None
     try:
         conn.execute("PRAGMA busy_timeout=10000")
-        if not readonly:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
         conn.close()
@@ -322,6 +317,10 @@ class StateDestination:
         self._lock.acquire()
         conn = self._conn = connect(self._state_path, readonly=False)
         _check_format(conn, self._display, create=True)
+        # Only once the file is known to be ours. WAL: readers are never blocked by a running
+        # sync; synchronous=FULL: a committed unit survives a power cut.
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
         check_newer(self._display, registered_schemas(conn), tables)
         self._prepare(conn, tables)
         # We hold the lock, so a run still marked running died without finishing.

@@ -26,7 +26,14 @@ import anyio
 import attrs
 
 from ..client import TabnineClient
-from ..destinations import Destination, RunStatus, UnitWrite, open_destination
+from ..destinations import (
+    Destination,
+    DestinationError,
+    RunStatus,
+    UnitState,
+    UnitWrite,
+    open_destination,
+)
 from ..errors import InvalidParameterError, TabnineError
 from ..listing import Roster, list_members
 from ..models import Team
@@ -156,7 +163,9 @@ def _entities(org_id: str, teams: Sequence[Team], roster: Roster | None) -> list
 class _Planner:
     """Lists the roster and plans every stream's due units (shared by run and dry run)."""
 
-    def __init__(self, client: TabnineClient, spec: SyncSpec, dest: Destination) -> None:
+    def __init__(
+        self, client: TabnineClient, spec: SyncSpec, dest: Destination | _NoDataset
+    ) -> None:
         self.client = client
         self.spec = spec
         self.dest = dest
@@ -273,15 +282,34 @@ async def plan_sync(
     dest = destination if destination is not None else open_destination(spec.destination)
     api = await resolve_api(client, spec)
     streams = select_streams(spec, api)
-    await dest.open([s.table for s in streams], lock=False)
+    reader: Destination | _NoDataset = dest
+    try:
+        await dest.open([s.table for s in streams], lock=False)
+    except DestinationError:
+        if await anyio.Path(spec.destination).exists():
+            raise
+        reader = _NoDataset(dest.display)  # a first sync: nothing is there yet
     try:
         org_id = await client.resolve_organization_id()
-        planner = _Planner(client, spec, dest)
+        planner = _Planner(client, spec, reader)
         await planner.check_organization(org_id)
         plan, _ = await planner.plan(api, streams, org_id)
         return plan
     finally:
         await dest.close()
+
+
+@attrs.frozen
+class _NoDataset:
+    """The state of a destination that does not exist yet, for a first sync's dry run."""
+
+    display: str
+
+    async def get_meta(self, key: str) -> str | None:
+        return None
+
+    async def units(self, stream: str) -> dict[str, UnitState]:
+        return {}
 
 
 class _Writer:
