@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest demo bench clean
+.PHONY: test lint typecheck pytest demo bench clean browser screenshot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +24,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict tabnine_usage_async
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(BIN)/pytest
+
+# The report's browser tests drive Debian's Chromium (Playwright's own browser download is not
+# used). Quick when it is already there; the tests fail, never skip, without it.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-dejavu-core; }
 
 # Benchmarks against aiohttp and httpx loops (several minutes; `make bench BENCH_ARGS=--quick`).
 bench: $(STAMP)
@@ -44,6 +51,16 @@ demo: $(STAMP)
 	          for s in ("organization", "team", "user")]; \
 	[print(" ", r["scope"], r["period_start"], "active users", r["active_users"], \
 	       "completions", r["code_completions"], "chats", r["chat_interactions"]) for r in active]'
+
+	$(BIN)/tabnine-usage sync --fake --fake-users 300 --to demo-output/usage.sqlite \
+		--since 2025-07-01 --now 2026-01-16T00:00:00Z
+	$(BIN)/tabnine-usage report --from demo-output/usage.sqlite --output demo-output/report.html
+	@echo "report: $$(pwd)/demo-output/report.html"
+
+# Regenerate the README's picture of the report from the demo's data, in the same headless browser.
+screenshot: $(STAMP) browser
+	test -f demo-output/report.html || $(MAKE) demo
+	$(BIN)/python -m tests.browser_support demo-output/report.html docs/report.png
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist *.egg-info

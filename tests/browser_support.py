@@ -88,3 +88,18 @@ def open_report(path: Path, width: int, height: int = 900) -> Iterator[tuple[Any
             yield page, visit
         finally:
             browser.close()
+
+
+def _screenshot(html: Path, png: Path, width: int = 1280, height: int = 2200) -> None:
+    """Save the top ``height`` pixels of the page at ``width`` (the README's picture)."""
+    png.parent.mkdir(parents=True, exist_ok=True)
+    with open_report(html, width, height) as (page, visit):
+        assert not (visit.blocked or visit.console_errors or visit.page_errors), visit
+        page.screenshot(path=str(png), full_page=False)
+
+
+if __name__ == "__main__":
+    import sys
+
+    _screenshot(Path(sys.argv[1]), Path(sys.argv[2]))
+    print(f"wrote {sys.argv[2]}")

@@ -74,7 +74,8 @@ class Header:
         api_version: the usage API the last run read (``v2`` / ``v1``), or ``None``.
         last_run_status: ``succeeded``, ``partial``, ``failed``, ``interrupted`` or ``None``.
         missing_days: days of the period without organization usage (gaps in the data).
-        provisional_days: days whose numbers were fetched before the day ended (may change).
+        provisional_days: days from the period's start whose numbers were fetched before the
+            day ended (they may change; by default the period ends before them).
         failed_units: units the last run could not fetch, as the ledger names them.
     """
 

@@ -235,7 +235,11 @@ def _period(data: DatasetRows, options: ReportOptions) -> tuple[int, int]:
             "the dataset has no daily usage: sync the 'usage' stream with daily granularity"
         )
     start = options.since.toordinal() if options.since else min(days)
-    end = options.until.toordinal() if options.until else max(days) + 1
+    final = [d for d in data.org_days if d not in data.provisional]
+    # By default the period ends with the last final day: a day still open would show as a
+    # drop in every chart (the header lists it as provisional).
+    last = max(final) if final and max(final) >= start else max(days)
+    end = options.until.toordinal() if options.until else last + 1
     if end <= start:
         raise ReportDataError(
             f"empty period: {date.fromordinal(start)} to {date.fromordinal(end)} (exclusive)"
@@ -271,9 +275,7 @@ def _header(data: DatasetRows, ledger: Ledger, start: int, end: int) -> Header:
         missing_days=tuple(
             date.fromordinal(d) for d in range(start, end) if d not in data.org_days
         ),
-        provisional_days=tuple(
-            date.fromordinal(d) for d in sorted(data.provisional) if start <= d < end
-        ),
+        provisional_days=tuple(date.fromordinal(d) for d in sorted(data.provisional) if start <= d),
         failed_units=tuple(failed),
     )
 

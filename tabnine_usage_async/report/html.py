@@ -150,6 +150,8 @@ def _line_chart(
                 "legend": {"orient": "bottom", "columns": 2, "labelLimit": 220},
             },
             "opacity": {"condition": {"param": "pick", "value": 1}, "value": 0.12},
+            # Dashes tell series apart where they overlap, and without colour.
+            "strokeDash": {"field": "series", "type": "nominal", "legend": None},
             "tooltip": [
                 {"field": "series", "title": "Series"},
                 {"field": "date", "type": "temporal", "title": "Date", "format": "%a %b %d, %Y"},
