@@ -9,6 +9,7 @@ click on a header, and each has a CSV download built in the page (a ``Blob``, no
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
@@ -28,8 +29,12 @@ class ReportDependencyError(TabnineError):
     """The charting library of the ``[report]`` extra is not installed."""
 
 
+@functools.cache
 def javascript_bundle() -> str:
-    """Vega, Vega-Lite and vega-embed as one script that sets ``window.vegaEmbed``."""
+    """Vega, Vega-Lite and vega-embed as one script that sets ``window.vegaEmbed``.
+
+    Bundling takes seconds, so the result is kept for the life of the process.
+    """
     try:
         import vl_convert
     except ImportError:
