@@ -144,7 +144,7 @@ async def test_journal_left_by_a_crash_is_applied_on_open(
     newer = event_rows("a", NOV, 2, 7)
     with pytest.raises(OSError, match="disk went away"):
         await dest.write(1, [unit("a", newer)])
-    assert any(p.name.endswith(".parquet.tmp") for p in (tmp_path / "ds").rglob("*"))
+    assert any(p.is_file() for p in (tmp_path / "ds" / "_staging").rglob("*"))
     with pytest.raises(DestinationError, match="reopen"):
         await dest.write(1, [unit("b", [])])
     await dest.close()
@@ -157,6 +157,7 @@ async def test_journal_left_by_a_crash_is_applied_on_open(
         assert await rows_of(again, "events") == sorted_rows(expected)
         assert (await again.units("events"))[unit("a", []).unit].rows == 2
         assert not any(p.name.endswith(".tmp") for p in (tmp_path / "ds").rglob("*"))
+        assert not (tmp_path / "ds" / "_staging").exists()
     finally:
         await again.close()
 
