@@ -413,6 +413,8 @@ class ParquetFolderDestination(StateDestination):
         """The parts, by month, that may hold rows of ``units`` (a superset; never fewer)."""
         types = {c.name: c for c in table.columns}
         hits: dict[tuple[str, str], set[tuple[str, int]]] = {}
+        # Parts indexed before a column was first matched on may hold any value of it.
+        unindexed: dict[str, set[tuple[str, int]]] = {}
         found: dict[str, set[int]] = defaultdict(set)
         for w in units:
             months = list(parts) if w.period is None else months_between(*w.period)
@@ -430,16 +432,22 @@ class ParquetFolderDestination(StateDestination):
                             (table.name, col, key),
                         )
                     )
-                admitted = hits[(col, key)] | {
-                    (m, p.part) for m in months for p in parts[m].values() if col not in p.columns
-                }
+                if col not in unindexed:
+                    unindexed[col] = {
+                        (m, p.part)
+                        for m, numbered in parts.items()
+                        for p in numbered.values()
+                        if col not in p.columns
+                    }
+                admitted = hits[(col, key)] | unindexed[col]
                 possible = admitted if possible is None else possible & admitted
-            for month in months:
-                for number, part in parts[month].items():
-                    if possible is not None and (month, number) not in possible:
-                        continue
-                    if part.may_overlap(w.period):
-                        found[month].add(number)
+            if possible is None:
+                possible = {(m, n) for m in months for n in parts[m]}
+            wanted = set(months)
+            for month, number in possible:
+                part = parts[month].get(number) if month in wanted else None
+                if part is not None and part.may_overlap(w.period):
+                    found[month].add(number)
         return found
 
     # -- reading and writing files --------------------------------------------------------
