@@ -151,6 +151,9 @@ def arrow_schema(table: TableSchema) -> Any:
     return pa.schema([pa.field(c.name, _arrow_type(pa, c.type)) for c in table.columns])
 
 
+#: Units are many and their match columns few: build each column's checker once.
+_normalizer = functools.lru_cache(maxsize=256)(normalizer)
+
 #: Rows repeat the same few period starts: find each one's month once.
 _month_of = functools.lru_cache(maxsize=65536)(month_of)
 
@@ -423,7 +426,7 @@ class ParquetFolderDestination(StateDestination):
                 continue
             possible: set[tuple[str, int]] | None = None
             for col, raw in w.match.items():
-                key = _index_key(normalizer(types[col], table.name)(raw))
+                key = _index_key(_normalizer(types[col], table.name)(raw))
                 if (col, key) not in hits:
                     hits[(col, key)] = set(
                         conn.execute(
@@ -760,7 +763,7 @@ def _keep_mask(old: Any, table: TableSchema, units: Sequence[UnitWrite], schema:
                     raise DestinationError(f"{table.name}: cannot match units on {name}")
             wanted = [
                 pa.array(
-                    [normalizer(types[name], table.name)(w.match[name]) for w in members],
+                    [_normalizer(types[name], table.name)(w.match[name]) for w in members],
                     type=schema.field(name).type,
                 )
                 for name in columns
