@@ -103,6 +103,7 @@ CREATE TABLE IF NOT EXISTS _part_values (
     part INTEGER NOT NULL,
     PRIMARY KEY (stream, col, value, month, part)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS _part_values_by_part ON _part_values (stream, month, part);
 CREATE TABLE IF NOT EXISTS _part_next (
     stream TEXT NOT NULL,
     month TEXT NOT NULL,
@@ -400,11 +401,7 @@ class ParquetFolderDestination(StateDestination):
     def _delete_part(self, conn: sqlite3.Connection, stream: str, month: str, part: int) -> None:
         key = (stream, month, part)
         conn.execute("DELETE FROM _parts WHERE stream = ? AND month = ? AND part = ?", key)
-        conn.execute(
-            "DELETE FROM _part_values WHERE stream = ? AND month = ? AND part = ?"
-            " AND col IN (SELECT col FROM _part_columns WHERE stream = ?)",
-            (*key, stream),
-        )
+        conn.execute("DELETE FROM _part_values WHERE stream = ? AND month = ? AND part = ?", key)
 
     def _candidates(
         self,
