@@ -17,7 +17,9 @@ parts that hold rows of a unit it replaces, so its cost follows the rows written
 not the size of the month. ``_state.sqlite`` indexes the parts: each part's row count, the range
 of its period column, and the distinct values of every column units match on (``entity_id``...).
 A unit's old rows can only be in the parts whose index admits its match values and period; only
-those are read, and only those that really hold such rows are rewritten.
+those are read, and only those that really hold such rows are rewritten. A key appearing twice is
+refused among the written rows and the rows of those parts (all a row can collide with when its
+unit matches on columns of the key), not across the whole month.
 
 Exactly once across SIGKILL: a write prepares each changed month as a complete new folder under
 ``_staging/`` (hard links to its unchanged parts, its new and rewritten parts, all fsynced). Then
