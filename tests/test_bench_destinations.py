@@ -36,3 +36,28 @@ def test_destination_benchmark_prints_a_row_per_destination() -> None:
         "postgresql",
         "backfill sink: jsonl",
     ]
+
+
+def test_destination_benchmark_times_a_lookback_rewrite() -> None:
+    """`--lookback` adds the second pass's wall time as a column of each row."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.destinations",
+            "--rows",
+            "62",
+            "--only",
+            "parquet,sqlite",
+            "--lookback",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    ).stdout
+    assert "lookback s |" in out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "rows/s" not in line]
+    assert [r.split("|")[1].strip() for r in rows] == ["parquet", "sqlite"]
+    assert all(r.split("|")[7].strip() != "-" for r in rows)

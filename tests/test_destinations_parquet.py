@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from tabnine_usage_async.destinations import (
     DestinationError,
     DestinationVersionError,
     ParquetFolderDestination,
+    _folder,
     _parquet,
     open_destination,
 )
@@ -119,6 +121,155 @@ async def test_untouched_partitions_are_not_rewritten(tmp_path: Path) -> None:
         await dest.close()
 
 
+def _parts(folder: Path) -> dict[str, tuple[int, int]]:
+    """Each part file of November's events: name -> (inode, modification time in ns)."""
+    month = folder / "events" / "month=2026-11"
+    return {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in month.glob("*.parquet")}
+
+
+async def _month_of_three_parts(folder: Path) -> ParquetFolderDestination:
+    """An open destination whose November is three parts: entities a+b, c+d, e+f."""
+    dest = ParquetFolderDestination(folder)
+    await dest.open([EVENTS])
+    run = await dest.begin_run(started_at=NOV, api_version="v2", job={})
+    for number, pair in enumerate(("ab", "cd", "ef")):
+        await dest.write(run, [unit(e, event_rows(e, NOV, 30, number)) for e in pair])
+    return dest
+
+
+async def test_a_unit_rewrite_touches_only_the_part_holding_it(tmp_path: Path) -> None:
+    """Replacing c's rows rewrites only c's part; the other parts keep inode and mtime."""
+    dest = await _month_of_three_parts(tmp_path / "ds")
+    try:
+        before = _parts(tmp_path / "ds")
+        assert len(before) == 3
+        newer = event_rows("c", NOV + timedelta(days=27), 3, 9)
+        await dest.write(1, [unit("c", newer, period=(NOV + timedelta(days=27), DEC))])
+        after = _parts(tmp_path / "ds")
+        holding_c = "part-1.parquet"
+        assert {n: v for n, v in after.items() if n in before} == {
+            n: v for n, v in before.items() if n != holding_c
+        }
+        assert len(after) == 4  # c+d without c's last 3 days, and the 3 new rows
+        rows = await rows_of(dest, "events")
+        expected = [
+            *(r for e in "abdef" for r in event_rows(e, NOV, 30, "abcdef".index(e) // 2)),
+            *event_rows("c", NOV, 27, 1),
+            *newer,
+        ]
+        assert rows == sorted_rows(expected)
+    finally:
+        await dest.close()
+
+
+async def test_a_unit_without_rows_in_the_month_rewrites_nothing(tmp_path: Path) -> None:
+    """A new entity's unit over November adds one part and leaves every other file alone."""
+    dest = await _month_of_three_parts(tmp_path / "ds")
+    try:
+        before = _parts(tmp_path / "ds")
+        await dest.write(1, [unit("g", event_rows("g", NOV, 2, 5), period=(NOV, DEC))])
+        after = _parts(tmp_path / "ds")
+        assert {n: after[n] for n in before} == before
+        assert len(after) == 4
+        assert len(await rows_of(dest, "events")) == 6 * 30 + 2
+    finally:
+        await dest.close()
+
+
+async def test_readers_see_each_month_once_after_many_rewrites(tmp_path: Path) -> None:
+    """After rewrites spread over several parts, DuckDB and pyarrow count each row once."""
+    duckdb = pytest.importorskip("duckdb")
+    dest = await _month_of_three_parts(tmp_path / "ds")
+    try:
+        for day in (20, 25, 28):
+            start = NOV + timedelta(days=day)
+            await dest.write(
+                1, [unit(e, event_rows(e, start, 30 - day, day), period=(start, DEC)) for e in "ae"]
+            )
+    finally:
+        await dest.close()
+    table = ds.dataset(tmp_path / "ds" / "events", partitioning="hive").to_table()
+    assert table.num_rows == 6 * 30
+    conn = duckdb.connect()
+    try:
+        pattern = str(tmp_path / "ds" / "events" / "**" / "*.parquet")
+        (count, distinct) = conn.execute(
+            "SELECT count(*), count(DISTINCT (entity_id, period_start)) "
+            "FROM read_parquet(?, hive_partitioning = true)",
+            [pattern],
+        ).fetchone()
+    finally:
+        conn.close()
+    assert (count, distinct) == (6 * 30, 6 * 30)
+
+
+async def test_month_swap_without_an_atomic_exchange(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the system cannot exchange two folders, two renames give the same rows."""
+    monkeypatch.setattr(_folder, "_renameat2", None)
+    dest = await _month_of_three_parts(tmp_path / "ds")
+    try:
+        await dest.write(1, [unit("c", event_rows("c", NOV, 2, 7))])
+        rows = await rows_of(dest, "events")
+        assert len(rows) == 5 * 30 + 2
+        assert not (tmp_path / "ds" / "_staging").exists()
+    finally:
+        await dest.close()
+
+
+async def test_swap_interrupted_between_renames_is_finished_on_open(tmp_path: Path) -> None:
+    """A month moved aside but not yet replaced (a kill between two renames) is put back."""
+    dest = await _month_of_three_parts(tmp_path / "ds")
+    expected = await rows_of(dest, "events")
+    await dest.close()
+    # What a committed swap leaves when killed between the fallback's two renames.
+    live = tmp_path / "ds" / "events" / "month=2026-11"
+    staged = tmp_path / "ds" / "_staging" / "t1"
+    staged.parent.mkdir()
+    live.rename(staged)
+    (staged / "part-2.parquet").rename(staged / "part-3.parquet")
+    state = sqlite3.connect(tmp_path / "ds" / "_state.sqlite")
+    with state:
+        state.execute(
+            "INSERT INTO _month_journal (stage, month, token, probe, present) "
+            "VALUES ('_staging/t1', 'events/month=2026-11', 't1', 'part-3.parquet', 1)"
+        )
+    state.close()
+    again = ParquetFolderDestination(tmp_path / "ds")
+    await again.open([EVENTS])
+    try:
+        assert sorted(p.name for p in live.iterdir()) == [
+            "part-0.parquet",
+            "part-1.parquet",
+            "part-3.parquet",
+        ]
+        assert await rows_of(again, "events") == expected
+        assert not (tmp_path / "ds" / "_staging").exists()
+    finally:
+        await again.close()
+
+
+async def test_parts_unknown_to_the_state_are_indexed_on_open(tmp_path: Path) -> None:
+    """Part files the state has no index for (an earlier layout) are indexed, then replaced."""
+    dest = await _month_of_three_parts(tmp_path / "ds")
+    await dest.close()
+    state = sqlite3.connect(tmp_path / "ds" / "_state.sqlite")
+    with state:
+        for table in ("_parts", "_part_values", "_part_columns", "_part_next"):
+            state.execute(f"DELETE FROM {table}")
+    state.close()
+    again = ParquetFolderDestination(tmp_path / "ds")
+    await again.open([EVENTS])
+    try:
+        await again.write(1, [unit("e", event_rows("e", NOV, 1, 4))])
+        rows = await rows_of(again, "events")
+        assert len(rows) == 5 * 30 + 1
+        assert [r["count"] for r in rows if r["entity_id"] == "e"] == [4]
+    finally:
+        await again.close()
+
+
 async def test_emptied_partition_disappears(tmp_path: Path) -> None:
     """A partition whose every row is replaced by nothing is removed with its folder."""
     dest = await _filled(tmp_path / "ds")
@@ -144,7 +295,7 @@ async def test_journal_left_by_a_crash_is_applied_on_open(
     newer = event_rows("a", NOV, 2, 7)
     with pytest.raises(OSError, match="disk went away"):
         await dest.write(1, [unit("a", newer)])
-    assert any(p.name.endswith(".parquet.tmp") for p in (tmp_path / "ds").rglob("*"))
+    assert any(p.is_file() for p in (tmp_path / "ds" / "_staging").rglob("*"))
     with pytest.raises(DestinationError, match="reopen"):
         await dest.write(1, [unit("b", [])])
     await dest.close()
@@ -157,6 +308,7 @@ async def test_journal_left_by_a_crash_is_applied_on_open(
         assert await rows_of(again, "events") == sorted_rows(expected)
         assert (await again.units("events"))[unit("a", []).unit].rows == 2
         assert not any(p.name.endswith(".tmp") for p in (tmp_path / "ds").rglob("*"))
+        assert not (tmp_path / "ds" / "_staging").exists()
     finally:
         await again.close()
 

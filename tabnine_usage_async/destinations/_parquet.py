@@ -2,22 +2,36 @@
 
 ::
 
-    <folder>/usage/month=2026-11/part-0.parquet    incremental streams: a file per month
+    <folder>/usage/month=2026-11/part-0.parquet    incremental streams: parts per month
+    <folder>/usage/month=2026-11/part-7.parquet
     <folder>/users/part-0.parquet                  snapshot streams: one file
-    <folder>/_state.sqlite                         units' state, run ledger, metadata, journal
+    <folder>/_state.sqlite                         units' state, run ledger, part index, journal
     <folder>/_state.sqlite.lock                    the one-run lock
+    <folder>/_staging/                             month folders being prepared (transient)
 
 Readers of the dataset (pyarrow.dataset, DuckDB, Spark) skip names starting with ``_`` or ``.``.
 
-Exactly once across SIGKILL: a unit's rows share a file with other units' rows, so ``write``
-rewrites each partition it touches whole: the partition's rows minus the replaced units' rows plus
-the new rows, written to a hidden temporary file in the same directory and fsynced. Then ONE state
-transaction records the units as done together with a journal of the file replacements; then each
-temporary file is renamed over the partition's file (``os.replace``: atomic, so readers see the
-old month or the new one, never a torn or doubled one), and the journal is cleared. A run killed
-before the commit leaves only hidden temporary files, deleted on the next open; one killed after
-it has its journal re-applied on the next open. Untouched partitions are never rewritten, and the
-engine batches many units per write, so a daily sync rewrites the recent month or two.
+A month of an incremental stream holds several immutable part files. A write adds one new part
+per month it writes rows to, and rewrites (under a new name, without the replaced rows) only the
+parts that hold rows of a unit it replaces, so its cost follows the rows written and replaced,
+not the size of the month. ``_state.sqlite`` indexes the parts: each part's row count, the range
+of its period column, and the distinct values of every column units match on (``entity_id``...).
+A unit's old rows can only be in the parts whose index admits its match values and period; only
+those are read, and only those that really hold such rows are rewritten. A key appearing twice is
+refused among the written rows and the rows of those parts (all a row can collide with when its
+unit matches on columns of the key), not across the whole month.
+
+Exactly once across SIGKILL: a write prepares each changed month as a complete new folder under
+``_staging/`` (hard links to its unchanged parts, its new and rewritten parts, all fsynced). Then
+ONE state transaction records the units as done, the new part index, and a journal of the month
+swaps; then each staged folder is swapped with the month's folder in one atomic step
+(``renameat2(RENAME_EXCHANGE)`` on Linux, so readers list the old month or the new one, never a
+doubled or half-replaced one; elsewhere two renames, during which the month is briefly absent but
+never doubled), and the journal is cleared. A run killed before the commit leaves only
+``_staging/``, deleted on the next open; one killed after it has its journal re-applied on the next
+open (whether a part the swap adds or removes is in place tells a swap already done). Part names
+are never reused within a month, so a reader that listed a month just before a swap gets a missing
+file, never another file's rows.
 
 Column types: ``timestamp[us, tz=UTC]``, ``date32``, ``int64``, ``double``, ``bool``, ``string``,
 ``list<string>`` for ``text_list`` and JSON text in a ``string`` for ``json``.
@@ -29,19 +43,22 @@ import contextlib
 import functools
 import json
 import os
+import shutil
 import sqlite3
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+import attrs
 
 from ._base import ColumnType, DestinationError, DestinationVersionError, TableSchema, UnitWrite
+from ._folder import exchange, fsync_dir, link_or_copy
 from ._state import StateDestination, record_units, register_stream, registered_schemas
-from ._values import month_of, months_between, normalizer, row_normalizer
+from ._values import dump_json, month_of, months_between, normalizer, row_normalizer
 
 __all__ = ["PARQUET_MISSING", "STATE_FILE", "ParquetFolderDestination"]
 
@@ -52,18 +69,59 @@ PARQUET_MISSING = (
 
 #: The state file inside the folder.
 STATE_FILE = "_state.sqlite"
+_STAGING = "_staging"
 _PART = "part-0.parquet"
 _TEMP_PREFIX = ".part-"
 _TEMP_SUFFIX = ".parquet.tmp"
-_JOURNAL = """
+_TABLES = """
 CREATE TABLE IF NOT EXISTS _journal (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     temp TEXT,
     final TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _month_journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    stage TEXT,
+    month TEXT NOT NULL,
+    token TEXT NOT NULL,
+    probe TEXT NOT NULL,
+    present INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS _parts (
+    stream TEXT NOT NULL,
+    month TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    rows INTEGER NOT NULL,
+    first TEXT,
+    last TEXT,
+    columns TEXT NOT NULL,
+    PRIMARY KEY (stream, month, part)
+);
+CREATE TABLE IF NOT EXISTS _part_values (
+    stream TEXT NOT NULL,
+    col TEXT NOT NULL,
+    value TEXT NOT NULL,
+    month TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    PRIMARY KEY (stream, col, value, month, part)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS _part_values_by_part ON _part_values (stream, month, part);
+CREATE TABLE IF NOT EXISTS _part_next (
+    stream TEXT NOT NULL,
+    month TEXT NOT NULL,
+    next INTEGER NOT NULL,
+    PRIMARY KEY (stream, month)
+);
+CREATE TABLE IF NOT EXISTS _part_columns (
+    stream TEXT NOT NULL,
+    col TEXT NOT NULL,
+    PRIMARY KEY (stream, col)
 )
 """
 #: Rows per batch yielded by ``read``.
 READ_BATCH = 10_000
+#: How often ``read`` lists a month again when a sync swapped it while it was being read.
+_READ_ATTEMPTS = 5
 
 
 def _pyarrow() -> tuple[Any, Any, Any]:
@@ -96,18 +154,54 @@ def arrow_schema(table: TableSchema) -> Any:
     return pa.schema([pa.field(c.name, _arrow_type(pa, c.type)) for c in table.columns])
 
 
+#: Units are many and their match columns few: build each column's checker once.
+_normalizer = functools.lru_cache(maxsize=256)(normalizer)
+
 #: Rows repeat the same few period starts: find each one's month once.
 _month_of = functools.lru_cache(maxsize=65536)(month_of)
 
 
-def _fsync_dir(folder: Path) -> None:
-    if os.name == "nt":  # directories cannot be opened for fsync on Windows
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _index_key(value: Any) -> str:
+    """The text the part index stores for a normalized value (equal exactly when values are)."""
+    if isinstance(value, datetime):
+        return value.astimezone(timezone.utc).isoformat()
+    return repr(value)
+
+
+def _part_name(part: int) -> str:
+    return f"part-{part}.parquet"
+
+
+def _part_number(path: Path) -> int | None:
+    stem = path.name.removeprefix("part-").removesuffix(".parquet")
+    return int(stem) if stem.isdigit() and path.name.startswith("part-") else None
+
+
+@attrs.frozen
+class _Part:
+    """What the index knows of one part file: enough to tell which units may have rows in it."""
+
+    month: str
+    part: int
+    rows: int
+    first: datetime | None
+    last: datetime | None
+    columns: frozenset[str]
+
+    def may_overlap(self, period: tuple[datetime, datetime] | None) -> bool:
+        if period is None or self.first is None or self.last is None:
+            return True
+        return self.first < period[1] and self.last >= period[0]
+
+
+@attrs.define
+class _MonthChange:
+    """One month's new set of parts, staged in a folder of its own until the swap."""
+
+    month: str
+    removed: list[int]
+    added: list[tuple[int, Any]]
+    kept: list[int]
 
 
 class ParquetFolderDestination(StateDestination):
@@ -122,20 +216,24 @@ class ParquetFolderDestination(StateDestination):
 
     # -- layout ---------------------------------------------------------------------------
 
-    def _partition_file(self, table: TableSchema, month: str | None) -> Path:
-        base = self.folder / table.name
-        return base / _PART if month is None else base / f"month={month}" / _PART
+    def _snapshot_file(self, table: TableSchema) -> Path:
+        return self.folder / table.name / _PART
+
+    def _month_dir(self, stream: str, month: str) -> Path:
+        return self.folder / stream / f"month={month}"
+
+    def _month_parts(self, folder: Path) -> list[Path]:
+        found = [p for p in folder.glob("part-*.parquet") if _part_number(p) is not None]
+        return sorted(found, key=lambda p: _part_number(p) or 0)
+
+    def _month_dirs(self, stream: str) -> list[Path]:
+        return sorted(p for p in (self.folder / stream).glob("month=*") if p.is_dir())
 
     def _partition_files(self, stream: str) -> list[Path]:
-        base = self.folder / stream
-        found = sorted(base.glob(f"month=*/{_PART}"))
-        if (base / _PART).exists():
-            found.append(base / _PART)
+        found = [f for d in self._month_dirs(stream) for f in self._month_parts(d)]
+        if (self.folder / stream / _PART).exists():
+            found.append(self.folder / stream / _PART)
         return found
-
-    def _month(self, path: Path) -> str | None:
-        parent = path.parent.name
-        return parent.removeprefix("month=") if parent.startswith("month=") else None
 
     # -- opening --------------------------------------------------------------------------
 
@@ -143,20 +241,48 @@ class ParquetFolderDestination(StateDestination):
         return self.folder.is_dir() and self._state_path.exists()
 
     def _prepare(self, conn: sqlite3.Connection, tables: Sequence[TableSchema]) -> None:
-        conn.execute(_JOURNAL)
+        conn.executescript(_TABLES)
         self._apply_journal(conn)
         self._remove_temporaries()
         stored = registered_schemas(conn)
         for table in tables:
             old = stored.get(table.name)
             if old is not None and set(table.column_names) - set(old.column_names):
-                # A newer stream version added columns: rewrite its files with them (empty).
+                # A newer stream version added columns: rewrite its files with them (empty), in
+                # place: the rows and so the part index stay the same.
                 files = self._partition_files(table.name)
-                self._commit(conn, [(f, self._load(f, table)) for f in files], 0, [])
+                self._commit(conn, [(f, self._load(f, table)) for f in files], [], 0, [])
         conn.execute("BEGIN IMMEDIATE")
-        for table in tables:
-            register_stream(conn, table)
-        conn.execute("COMMIT")
+        try:
+            for table in tables:
+                register_stream(conn, table)
+                if table.period_column is not None:
+                    self._index_unknown_parts(conn, table)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    def _index_unknown_parts(self, conn: sqlite3.Connection, table: TableSchema) -> None:
+        """Index part files the state does not know (a folder of an earlier layout)."""
+        known = {
+            (month, part)
+            for month, part in conn.execute(
+                "SELECT month, part FROM _parts WHERE stream = ?", (table.name,)
+            )
+        }
+        on_disk = set()
+        columns = self._index_columns(conn, table.name)
+        for folder in self._month_dirs(table.name):
+            month = folder.name.removeprefix("month=")
+            for path in self._month_parts(folder):
+                number = _part_number(path)
+                assert number is not None
+                on_disk.add((month, number))
+                if (month, number) not in known:
+                    self._insert_part(conn, table, month, number, self._load(path, table), columns)
+        for month, part in known - on_disk:
+            self._delete_part(conn, table.name, month, part)
 
     def _open_locked(self, tables: Sequence[TableSchema]) -> None:
         if self.folder.exists() and not self.folder.is_dir():
@@ -172,12 +298,14 @@ class ParquetFolderDestination(StateDestination):
 
     def _remove_temporaries(self) -> None:
         # With the lock held and the journal applied, no temporary file is wanted any more.
+        shutil.rmtree(self.folder / _STAGING, ignore_errors=True)
         for path in self.folder.glob(f"*/**/{_TEMP_PREFIX}*{_TEMP_SUFFIX}"):
             path.unlink(missing_ok=True)
         for path in self.folder.glob(f"*/{_TEMP_PREFIX}*{_TEMP_SUFFIX}"):
             path.unlink(missing_ok=True)
 
     def _apply_journal(self, conn: sqlite3.Connection) -> None:
+        """Finish the file replacements and month swaps a committed write recorded."""
         entries = conn.execute("SELECT temp, final FROM _journal ORDER BY seq").fetchall()
         touched: set[Path] = set()
         for temp, final in entries:
@@ -190,16 +318,144 @@ class ParquetFolderDestination(StateDestination):
                 os.replace(self.folder / temp, final_path)
             # else: applied before the previous run died
             touched.add(final_path.parent.parent if temp is None else final_path.parent)
+        swaps = conn.execute(
+            "SELECT stage, month, token, probe, present FROM _month_journal ORDER BY seq"
+        )
+        months = swaps.fetchall()
+        for stage, month, token, probe, present in months:
+            live = self.folder / month
+            staging = self.folder / _STAGING
+            if stage is None:
+                if live.exists():
+                    staging.mkdir(exist_ok=True)
+                    os.rename(live, staging / f"{token}.old")
+            elif (live / probe).exists() != bool(present):
+                # Not swapped yet: the probe is a part only the new month has (or only the old).
+                staged = self.folder / stage
+                if staged.exists():  # else: swapped before the previous run died
+                    if live.exists():
+                        exchange(staged, live)
+                    else:
+                        live.parent.mkdir(parents=True, exist_ok=True)
+                        os.rename(staged, live)
+            touched.add(live.parent)
         for folder in touched:
             if folder.exists():
-                _fsync_dir(folder)
+                fsync_dir(folder)
         if entries:
             conn.execute("DELETE FROM _journal")
+        if months:
+            conn.execute("DELETE FROM _month_journal")
+
+    # -- the part index -------------------------------------------------------------------
+
+    def _index_columns(self, conn: sqlite3.Connection, stream: str) -> frozenset[str]:
+        rows = conn.execute("SELECT col FROM _part_columns WHERE stream = ?", (stream,))
+        return frozenset(col for (col,) in rows)
+
+    def _parts(self, conn: sqlite3.Connection, stream: str) -> dict[str, dict[int, _Part]]:
+        found: dict[str, dict[int, _Part]] = defaultdict(dict)
+        rows = conn.execute(
+            "SELECT month, part, rows, first, last, columns FROM _parts WHERE stream = ?",
+            (stream,),
+        )
+        for month, part, count, first, last, columns in rows:
+            found[month][part] = _Part(
+                month,
+                part,
+                count,
+                datetime.fromisoformat(first) if first else None,
+                datetime.fromisoformat(last) if last else None,
+                frozenset(json.loads(columns)),
+            )
+        return found
+
+    def _insert_part(
+        self,
+        conn: sqlite3.Connection,
+        table: TableSchema,
+        month: str,
+        part: int,
+        rows: Any,
+        columns: Iterable[str],
+    ) -> None:
+        _, pc, _ = _pyarrow()
+        first = last = None
+        if table.period_column is not None and rows.num_rows:
+            bounds = pc.min_max(rows.column(table.period_column)).as_py()
+            if bounds["min"] is not None:
+                first = bounds["min"].astimezone(timezone.utc).isoformat()
+                last = bounds["max"].astimezone(timezone.utc).isoformat()
+        indexed = sorted(columns)
+        conn.execute(
+            "INSERT INTO _parts VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (table.name, month, part, rows.num_rows, first, last, dump_json(indexed)),
+        )
+        conn.executemany(
+            "INSERT INTO _part_values VALUES (?, ?, ?, ?, ?)",
+            [
+                (table.name, col, _index_key(value), month, part)
+                for col in indexed
+                for value in pc.unique(rows.column(col)).to_pylist()
+            ],
+        )
+
+    def _delete_part(self, conn: sqlite3.Connection, stream: str, month: str, part: int) -> None:
+        key = (stream, month, part)
+        conn.execute("DELETE FROM _parts WHERE stream = ? AND month = ? AND part = ?", key)
+        conn.execute("DELETE FROM _part_values WHERE stream = ? AND month = ? AND part = ?", key)
+
+    def _candidates(
+        self,
+        conn: sqlite3.Connection,
+        table: TableSchema,
+        parts: dict[str, dict[int, _Part]],
+        units: Sequence[UnitWrite],
+    ) -> dict[str, set[int]]:
+        """The parts, by month, that may hold rows of ``units`` (a superset; never fewer)."""
+        types = {c.name: c for c in table.columns}
+        hits: dict[tuple[str, str], set[tuple[str, int]]] = {}
+        # Parts indexed before a column was first matched on may hold any value of it.
+        unindexed: dict[str, set[tuple[str, int]]] = {}
+        found: dict[str, set[int]] = defaultdict(set)
+        for w in units:
+            months = list(parts) if w.period is None else months_between(*w.period)
+            months = [m for m in months if m in parts]
+            if not months:
+                continue
+            possible: set[tuple[str, int]] | None = None
+            for col, raw in w.match.items():
+                key = _index_key(_normalizer(types[col], table.name)(raw))
+                if (col, key) not in hits:
+                    hits[(col, key)] = set(
+                        conn.execute(
+                            "SELECT month, part FROM _part_values"
+                            " WHERE stream = ? AND col = ? AND value = ?",
+                            (table.name, col, key),
+                        )
+                    )
+                if col not in unindexed:
+                    unindexed[col] = {
+                        (m, p.part)
+                        for m, numbered in parts.items()
+                        for p in numbered.values()
+                        if col not in p.columns
+                    }
+                admitted = hits[(col, key)] | unindexed[col]
+                possible = admitted if possible is None else possible & admitted
+            if possible is None:
+                possible = {(m, n) for m in months for n in parts[m]}
+            wanted = set(months)
+            for month, number in possible:
+                part = parts[month].get(number) if month in wanted else None
+                if part is not None and part.may_overlap(w.period):
+                    found[month].add(number)
+        return found
 
     # -- reading and writing files --------------------------------------------------------
 
     def _load(self, path: Path, table: TableSchema) -> Any:
-        """The rows of a partition file as a table of exactly ``table``'s columns."""
+        """The rows of a part file as a table of exactly ``table``'s columns."""
         pa, _, pq = _pyarrow()
         found = pq.read_table(path)
         schema = arrow_schema(table)
@@ -212,19 +468,42 @@ class ParquetFolderDestination(StateDestination):
                 columns.append(pa.nulls(found.num_rows, field.type))
         return pa.Table.from_arrays(columns, schema=schema)
 
+    def _write_file(self, rows: Any, path: Path) -> None:
+        _, _, pq = _pyarrow()
+        pq.write_table(rows, path)
+        with open(path, "rb") as written:
+            os.fsync(written.fileno())
+
+    def _stage(self, stream: str, change: _MonthChange, token: str) -> str | None:
+        """Build the month's new folder under ``_staging``; its relative path, or ``None``."""
+        if not change.kept and not change.added:
+            return None
+        staging = self.folder / _STAGING
+        staged = staging / token
+        staged.mkdir(parents=True)
+        live = self._month_dir(stream, change.month)
+        for part in change.kept:
+            link_or_copy(live / _part_name(part), staged / _part_name(part))
+        for part, rows in change.added:
+            self._write_file(rows, staged / _part_name(part))
+        fsync_dir(staged)
+        fsync_dir(staging)
+        return staged.relative_to(self.folder).as_posix()
+
     def _commit(
         self,
         conn: sqlite3.Connection,
-        partitions: Sequence[tuple[Path, Any]],
+        files: Sequence[tuple[Path, Any]],
+        months: Sequence[tuple[TableSchema, _MonthChange]],
         run_id: int,
         writes: Sequence[UnitWrite],
     ) -> None:
-        """Write each partition's new rows to a temp file, commit journal and state, apply."""
-        _, _, pq = _pyarrow()
+        """Stage the new files, commit journal, part index and state together, then apply."""
         journal: list[tuple[str | None, str]] = []
+        swaps: list[tuple[str | None, str, str, str, bool]] = []
         temps: list[Path] = []
         try:
-            for final, rows in partitions:
+            for final, rows in files:
                 relative = final.relative_to(self.folder).as_posix()
                 if rows is None or rows.num_rows == 0:
                     if final.exists():
@@ -233,13 +512,26 @@ class ParquetFolderDestination(StateDestination):
                 final.parent.mkdir(parents=True, exist_ok=True)
                 temp = final.with_name(f"{_TEMP_PREFIX}{uuid.uuid4().hex}{_TEMP_SUFFIX}")
                 temps.append(temp)
-                pq.write_table(rows, temp)
-                with open(temp, "rb") as written:
-                    os.fsync(written.fileno())
+                self._write_file(rows, temp)
                 journal.append((temp.relative_to(self.folder).as_posix(), relative))
+            for table, change in months:
+                token = uuid.uuid4().hex
+                stage = self._stage(table.name, change, token)
+                month = self._month_dir(table.name, change.month).relative_to(self.folder)
+                # Part numbers only grow within a month: a new part's name was never in it, and
+                # a removed part's name will not come back, so either tells a finished swap.
+                probe = change.added[0][0] if change.added else change.removed[0]
+                probe_name = _part_name(probe)
+                swaps.append((stage, month.as_posix(), token, probe_name, bool(change.added)))
             conn.execute("BEGIN IMMEDIATE")
             try:
                 conn.executemany("INSERT INTO _journal (temp, final) VALUES (?, ?)", journal)
+                conn.executemany(
+                    "INSERT INTO _month_journal (stage, month, token, probe, present)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    swaps,
+                )
+                self._record_parts(conn, months, writes)
                 record_units(conn, run_id, writes)
                 conn.execute("COMMIT")
             except BaseException:
@@ -248,6 +540,7 @@ class ParquetFolderDestination(StateDestination):
         except BaseException:
             for temp in temps:
                 temp.unlink(missing_ok=True)
+            shutil.rmtree(self.folder / _STAGING, ignore_errors=True)
             raise
         try:
             conn.execute("BEGIN IMMEDIATE")
@@ -259,9 +552,37 @@ class ParquetFolderDestination(StateDestination):
                 conn.execute("ROLLBACK")
             self._broken = f"{self._display}: could not apply written files ({exc}); reopen it"
             raise
+        shutil.rmtree(self.folder / _STAGING, ignore_errors=True)
+
+    def _record_parts(
+        self,
+        conn: sqlite3.Connection,
+        months: Sequence[tuple[TableSchema, _MonthChange]],
+        writes: Sequence[UnitWrite],
+    ) -> None:
+        """Update the part index for ``months`` (inside the caller's transaction)."""
+        matched: dict[str, set[str]] = defaultdict(set)
+        for w in writes:
+            matched[w.stream].update(w.match)
+        for stream, names in matched.items():
+            conn.executemany(
+                "INSERT OR IGNORE INTO _part_columns VALUES (?, ?)",
+                [(stream, name) for name in names],
+            )
+        for table, change in months:
+            columns = self._index_columns(conn, table.name)
+            for part in change.removed:
+                self._delete_part(conn, table.name, change.month, part)
+            for part, rows in change.added:
+                self._insert_part(conn, table, change.month, part, rows, columns)
+            if change.added:
+                conn.execute(
+                    "INSERT OR REPLACE INTO _part_next VALUES (?, ?, ?)",
+                    (table.name, change.month, change.added[-1][0] + 1),
+                )
 
     async def write(self, run_id: int, writes: Sequence[UnitWrite]) -> None:
-        """Replace each unit's rows and record each unit's state, atomically per partition."""
+        """Replace each unit's rows and record each unit's state, atomically per month."""
         self._check_writes(writes)
         await self._call(self._write, run_id, writes)
 
@@ -272,78 +593,136 @@ class ParquetFolderDestination(StateDestination):
         by_stream: dict[str, list[UnitWrite]] = defaultdict(list)
         for w in writes:
             by_stream[w.stream].append(w)
-        partitions: list[tuple[str, Path, Any]] = []
+        files: list[tuple[Path, Any]] = []
+        months: list[tuple[TableSchema, _MonthChange]] = []
         for stream, units in by_stream.items():
             table = self._tables[stream]
-            partitions.extend((stream, path, rows) for path, rows in self._rewrite(table, units))
+            if table.period_column is None:
+                files.extend(self._rewrite_snapshot(table, units))
+            else:
+                months.extend((table, m) for m in self._change_months(conn, table, units))
         # One commit for every stream of the batch: the state records all units or none.
-        self._commit(conn, [(path, rows) for _, path, rows in partitions], run_id, writes)
+        self._commit(conn, files, months, run_id, writes)
 
-    def _rewrite(self, table: TableSchema, units: Sequence[UnitWrite]) -> list[tuple[Path, Any]]:
-        """Each touched partition of ``table`` with its new rows."""
+    def _fresh(self, table: TableSchema, rows: Sequence[Sequence[Any]]) -> Any:
         pa, _, _ = _pyarrow()
+        schema = arrow_schema(table)
+        return pa.Table.from_arrays(
+            [pa.array([r[i] for r in rows], type=field.type) for i, field in enumerate(schema)],
+            schema=schema,
+        )
+
+    def _check_unique(self, table: TableSchema, tables: Sequence[Any]) -> None:
+        pa, _, _ = _pyarrow()
+        merged = pa.concat_tables(tables)
+        groups = merged.group_by(list(table.key)).aggregate([([], "count_all")])
+        if groups.num_rows != merged.num_rows:
+            raise DestinationError(
+                f"{self._display}: a key of {table.name} appears twice ({', '.join(table.key)})"
+            )
+
+    def _rewrite_snapshot(
+        self, table: TableSchema, units: Sequence[UnitWrite]
+    ) -> list[tuple[Path, Any]]:
+        """The snapshot file of ``table`` with the units' rows in place of their old ones."""
+        normalize = row_normalizer(table)
+        fresh = self._fresh(table, [normalize(row) for w in units for row in w.rows])
+        path = self._snapshot_file(table)
+        if not path.exists():
+            if not fresh.num_rows:
+                return []
+            self._check_unique(table, [fresh])
+            return [(path, fresh)]
+        old = self._load(path, table)
+        kept = old.filter(_keep_mask(old, table, units, arrow_schema(table)))
+        if fresh.num_rows:
+            self._check_unique(table, [kept, fresh])
+        return [(path, kept if not fresh.num_rows else _concat([kept, fresh]))]
+
+    def _change_months(
+        self, conn: sqlite3.Connection, table: TableSchema, units: Sequence[UnitWrite]
+    ) -> list[_MonthChange]:
+        """Each touched month of ``table``: its parts to drop, to add and to keep."""
         normalize = row_normalizer(table)
         period = table.period_column
-        period_index = table.column_names.index(period) if period else -1
-        by_month: dict[str | None, list[list[Any]]] = defaultdict(list)
-        touched: set[Path] = set()
+        assert period is not None
+        period_index = table.column_names.index(period)
+        by_month: dict[str, list[list[Any]]] = defaultdict(list)
         for w in units:
             for row in w.rows:
                 values = normalize(row)
-                month = None
-                if period:
-                    if values[period_index] is None:
-                        raise DestinationError(f"{table.name}.{period} cannot be empty (None)")
-                    month = _month_of(values[period_index])
-                by_month[month].append(values)
-            if not period:
-                touched.add(self._partition_file(table, None))
-            elif w.period is None:
-                touched.update(self._partition_files(table.name))
-            else:
-                touched.update(self._partition_file(table, m) for m in months_between(*w.period))
-        new_rows = {self._partition_file(table, m): rows for m, rows in by_month.items()}
-        touched.update(new_rows)
+                if values[period_index] is None:
+                    raise DestinationError(f"{table.name}.{period} cannot be empty (None)")
+                by_month[_month_of(values[period_index])].append(values)
+        parts = self._parts(conn, table.name)
+        numbers = dict(
+            conn.execute("SELECT month, next FROM _part_next WHERE stream = ?", (table.name,))
+        )
+        candidates = self._candidates(conn, table, parts, units)
         schema = arrow_schema(table)
-        result = []
-        for path in sorted(touched):
-            kept = None
-            if path.exists():
-                old = self._load(path, table)
-                kept = old.filter(_keep_mask(old, table, units, schema))
-            rows = new_rows.get(path, [])
-            fresh = pa.Table.from_arrays(
-                [pa.array([r[i] for r in rows], type=field.type) for i, field in enumerate(schema)],
-                schema=schema,
-            )
-            merged = fresh if kept is None else pa.concat_tables([kept, fresh])
-            if rows and merged.num_rows:
-                groups = merged.group_by(list(table.key)).aggregate([([], "count_all")])
-                if groups.num_rows != merged.num_rows:
-                    raise DestinationError(
-                        f"{self._display}: a key of {table.name} appears twice "
-                        f"({', '.join(table.key)})"
-                    )
-            if kept is None and not rows:
+        changes = []
+        for month in sorted(set(by_month) | set(candidates)):
+            existing = parts.get(month, {})
+            folder = self._month_dir(table.name, month)
+            fresh = self._fresh(table, by_month[month]) if month in by_month else None
+            removed: list[int] = []
+            added: list[tuple[int, Any]] = []
+            checked = [] if fresh is None else [fresh]
+            next_part = max(max(existing, default=-1) + 1, numbers.get(month, 0))
+            inside = [w for w in units if w.period is None or month in months_between(*w.period)]
+            for number in sorted(candidates.get(month, ())):
+                old = self._load(folder / _part_name(number), table)
+                kept = old.filter(_keep_mask(old, table, inside, schema))
+                checked.append(kept)
+                if kept.num_rows == old.num_rows:
+                    continue  # the index admitted it, but none of its rows is replaced
+                removed.append(number)
+                if kept.num_rows:
+                    added.append((next_part, kept))
+                    next_part += 1
+            if fresh is not None:
+                self._check_unique(table, checked)
+                added.append((next_part, fresh))
+            if not removed and not added:
                 continue
-            result.append((path, merged))
-        return result
+            gone = set(removed)
+            kept_parts = [n for n in sorted(existing) if n not in gone]
+            changes.append(_MonthChange(month, removed, added, kept_parts))
+        return changes
 
     # -- reading --------------------------------------------------------------------------
+
+    def _read_month(self, folder: Path, table: TableSchema) -> Any | None:
+        """Every part of one month, read as one consistent set (a month swapped meanwhile is
+        listed again), or ``None`` when the month is gone."""
+        for _ in range(_READ_ATTEMPTS):
+            try:
+                return _concat([self._load(path, table) for path in self._month_parts(folder)])
+            except FileNotFoundError:
+                continue
+        raise DestinationError(f"{self._display}: {folder.name} kept changing while being read")
+
+    def _read_tables(self, stream: str, table: TableSchema) -> list[Path]:
+        return [*self._month_dirs(stream), self.folder / stream / _PART]
 
     async def read(self, stream: str) -> AsyncIterator[list[dict[str, Any]]]:
         """Every row of ``stream`` in batches, values typed as they were written."""
         table = self._tables.get(stream)
         if table is None:
             raise DestinationError(f"{self._display} has no stream {stream}")
-        files = await anyio.to_thread.run_sync(self._partition_files, stream)
+        places = await anyio.to_thread.run_sync(self._read_tables, stream, table)
         json_columns = [c.name for c in table.columns if c.type == "json"]
         time_columns = [c.name for c in table.columns if c.type == "timestamp"]
-        for path in files:
+        for place in places:
             try:
-                data = await anyio.to_thread.run_sync(self._load, path, table)
+                if place.name == _PART:
+                    data = await anyio.to_thread.run_sync(self._load, place, table)
+                else:
+                    data = await anyio.to_thread.run_sync(self._read_month, place, table)
             except FileNotFoundError:
-                continue  # the partition was emptied by a running sync since we listed it
+                continue  # the stream was emptied by a running sync since we listed it
+            if data is None:
+                continue
             for batch in data.to_batches(max_chunksize=READ_BATCH):
                 rows = batch.to_pylist()
                 for row in rows:
@@ -355,6 +734,11 @@ class ParquetFolderDestination(StateDestination):
                         if value is not None:
                             row[name] = value.astimezone(timezone.utc)
                 yield rows
+
+
+def _concat(tables: Sequence[Any]) -> Any | None:
+    pa, _, _ = _pyarrow()
+    return pa.concat_tables(tables) if tables else None
 
 
 def _keep_mask(old: Any, table: TableSchema, units: Sequence[UnitWrite], schema: Any) -> Any:
@@ -378,7 +762,7 @@ def _keep_mask(old: Any, table: TableSchema, units: Sequence[UnitWrite], schema:
                     raise DestinationError(f"{table.name}: cannot match units on {name}")
             wanted = [
                 pa.array(
-                    [normalizer(types[name], table.name)(w.match[name]) for w in members],
+                    [_normalizer(types[name], table.name)(w.match[name]) for w in members],
                     type=schema.field(name).type,
                 )
                 for name in columns
