@@ -1,8 +1,9 @@
 """Wire JSON <-> attrs models, with cattrs.
 
 The models know nothing about JSON; every wire rule lives here: camelCase renames, the zero-based
-month of account utilizations, Unix timestamps of the license, the ``usage`` container of reports,
-the snake_case ``user``/``teams`` body of ``/api/v1/user/{id}``.
+month of account utilizations, the raw Unix timestamps of the license, the ``usage`` container of
+reports (v1, v2 and agent usage), the snake_case ``user``/``teams`` bodies of ``/api/v1/user/{id}``
+and ``/api/user/v1/{userId}``.
 
 Rules every hook follows:
 - Unknown keys never fail parsing; they are kept, as received, in the model's ``extra``.
@@ -32,19 +33,36 @@ from cattrs.v import format_exception, transform_error
 from .errors import DecodeError
 from .models import (
     AccountUtilization,
+    AgentModelUsage,
+    AgentTypeUsage,
+    AgentUsagePoint,
+    AgentUsageReport,
+    AgentUsageV2,
+    AuditActor,
+    AuditEvent,
+    AuditRequestContext,
+    AuditResource,
     ChatUsage,
+    ChatUsageV2,
     CodeCompletionsUsage,
+    CodeCompletionsUsageV2,
     Granularity,
+    Invitation,
     License,
+    ManagedUser,
+    ModelUsage,
     Organization,
     PermissionUser,
     Team,
     TeamInfo,
     TeamUtilization,
     UsageBlock,
+    UsageBucket,
     UsageReport,
+    UsageReportV2,
     User,
     UserInfo,
+    UserLookup,
     UserTeam,
 )
 from .windows import parse_datetime
@@ -65,7 +83,14 @@ _RENAMES: dict[type, dict[str, str]] = {
         "username_password_enabled": "usernamePasswordEnabled",
         "plan_type": "planType",
     },
-    Team: {"users_count": "usersCount", "is_default_team": "isDefaultTeam"},
+    Team: {
+        "users_count": "usersCount",
+        "is_default_team": "isDefaultTeam",
+        "organization_id": "organizationId",
+        "synced_group_id": "syncedGroupId",
+        "seat_cap": "seatCap",
+        "pending_invitations_count": "pendingInvitationsCount",
+    },
     TeamInfo: {},
     PermissionUser: {"organization_id": "organizationId"},
     User: {"deactivated_at": "deactivatedAt", "updated_at": "updatedAt"},
@@ -89,7 +114,72 @@ _RENAMES: dict[type, dict[str, str]] = {
         "productivity_factor": "productivityFactor",
         "code_completions": "codeCompletions",
     },
-    License: {"expires_at": "exp", "issued_at": "iat", "seats_cap": "seatsCap"},
+    License: {"expires_at_unix": "exp", "issued_at_unix": "iat", "seats_cap": "seatsCap"},
+    ModelUsage: {
+        "unique_users": "uniqueUsers",
+        "input_tokens": "inputTokens",
+        "output_tokens": "outputTokens",
+    },
+    CodeCompletionsUsageV2: {"active_users": "activeUsers", "chars_completed": "charsCompleted"},
+    ChatUsageV2: {"active_users": "activeUsers", "lines_added": "linesAdded"},
+    AgentUsageV2: {
+        "active_users": "activeUsers",
+        "lines_added": "linesAdded",
+        "lines_added_accepted": "linesAddedAccepted",
+        "lines_removed": "linesRemoved",
+        "lines_removed_accepted": "linesRemovedAccepted",
+    },
+    UsageBucket: {
+        "start": "from",
+        "end": "to",
+        "active_users": "activeUsers",
+        "code_completions": "codeCompletions",
+    },
+    AgentModelUsage: {
+        "tokens": "tokensConsumed",
+        "input_tokens": "inputTokens",
+        "output_tokens": "outputTokens",
+    },
+    AgentTypeUsage: {
+        "agent_type": "agentType",
+        "active_users": "activeUsers",
+        "lines_added": "linesAdded",
+        "lines_added_accepted": "linesAddedAccepted",
+        "lines_removed": "linesRemoved",
+        "lines_removed_accepted": "linesRemovedAccepted",
+        "tokens": "tokensConsumed",
+        "input_tokens": "inputTokens",
+        "output_tokens": "outputTokens",
+        "user_initiated_messages": "userInitiatedMessages",
+        "models": "modelBreakdown",
+    },
+    AgentUsagePoint: {
+        "start": "from",
+        "end": "to",
+        "active_users": "activeUsers",
+        "total_tokens": "totalTokensConsumed",
+        "total_input_tokens": "totalInputTokens",
+        "total_output_tokens": "totalOutputTokens",
+        "total_cost": "totalCost",
+        "models": "modelBreakdown",
+        "agent_types": "agentTypeBreakdown",
+    },
+    AuditActor: {"display_name": "displayName"},
+    AuditResource: {},
+    AuditRequestContext: {
+        "ip_address": "ipAddress",
+        "user_agent": "userAgent",
+        "client_id": "clientId",
+        "request_id": "requestId",
+    },
+    AuditEvent: {"event_type": "eventType"},
+    Invitation: {
+        "team_id": "teamId",
+        "created_at": "createdAt",
+        "expires_at": "expiresAt",
+        "revoked_at": "revokedAt",
+    },
+    UserLookup: {"allowed_teams": "allowedTeams"},
 }
 
 # Attribute names in cattrs' error paths, turned back into the names the server sent.
@@ -153,6 +243,25 @@ def _structure_float(value: Any, _: object) -> float:
 _parse_datetime_cached = lru_cache(maxsize=4096)(parse_datetime)
 
 
+def _structure_signed(value: Any, _: object) -> int:
+    # For integers the schema leaves unbounded in sign (a seat cap, Unix timestamps).
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"expected an integer, got {_type_name(value)}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"expected a whole number, got {value!r}")
+        value = int(value)
+    assert isinstance(value, int)
+    return value
+
+
+# Fields whose wire type differs from what their Python type's hook checks.
+_FIELD_HOOKS: dict[type, dict[str, Callable[[Any, Any], Any]]] = {
+    License: {"expires_at_unix": _structure_signed, "issued_at_unix": _structure_signed},
+    Team: {"seat_cap": _structure_signed},
+}
+
+
 def _structure_datetime(value: Any, _: object) -> datetime:
     if not isinstance(value, str):
         raise TypeError(f"expected an RFC 3339 date-time string, got {_type_name(value)}")
@@ -161,18 +270,6 @@ def _structure_datetime(value: Any, _: object) -> datetime:
 
 def _unstructure_datetime(value: datetime) -> str:
     return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _structure_timestamp(value: Any, _: object) -> datetime:
-    seconds = _structure_count(value, None)
-    try:
-        return datetime.fromtimestamp(seconds, tz=timezone.utc)
-    except (OverflowError, OSError, ValueError):
-        raise ValueError(f"timestamp {seconds} is out of range") from None
-
-
-def _unstructure_timestamp(value: datetime) -> int:
-    return int(value.timestamp())
 
 
 def _structure_mapping(value: Any, _: object) -> Mapping[str, Any]:
@@ -225,9 +322,10 @@ def _lean_structure(conv: cattrs.Converter, cls: type, renames: Mapping[str, str
             typ = hints[attribute.name]
             inner = _optional_inner(typ)
             target = typ if inner is None else inner
+            special = _FIELD_HOOKS.get(cls, {}).get(attribute.name)
             resolved[wire] = (
                 attribute.name,
-                conv.get_structure_hook(target),
+                special or conv.get_structure_hook(target),
                 target,
                 inner is not None,
             )
@@ -258,12 +356,15 @@ def _lean_structure(conv: cattrs.Converter, cls: type, renames: Mapping[str, str
 def _detailed_structure(conv: cattrs.Converter, cls: type, renames: Mapping[str, str]) -> Any:
     """cattrs' generated hook, which names the failing attribute; unknown keys go to ``extra``."""
     known = frozenset(renames.get(a.name, a.name) for a in attrs.fields(cls) if a.name != "extra")
+    overrides = {name: override(rename=wire) for name, wire in renames.items()}
+    for name, hook in _FIELD_HOOKS.get(cls, {}).items():
+        overrides[name] = override(rename=renames.get(name, name), struct_hook=_none_or(hook))
     base: Callable[[Mapping[str, Any], Any], Any] = make_dict_structure_fn(
         cls,
         conv,
         _cattrs_detailed_validation=True,
         extra=override(rename=_EXTRA_KEY, struct_hook=lambda v, _: v),
-        **{name: override(rename=wire) for name, wire in renames.items()},  # type: ignore[arg-type]
+        **overrides,  # type: ignore[arg-type]
     )
 
     def structure(value: Any, _: object) -> Any:
@@ -272,6 +373,14 @@ def _detailed_structure(conv: cattrs.Converter, cls: type, renames: Mapping[str,
         if extras:
             data = {**data, _EXTRA_KEY: extras}
         return base(data, cls)
+
+    return structure
+
+
+def _none_or(hook: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    # Special hooks only exist for optional fields, where null means absent.
+    def structure(value: Any, typ: Any) -> Any:
+        return None if value is None else hook(value, typ)
 
     return structure
 
@@ -449,10 +558,14 @@ def _unstructure_user_info(conv: cattrs.Converter) -> Callable[[UserInfo], dict[
 _REPORT_KEYS = frozenset({"organizationId", "teamId", "userId", "from", "to", "usage"})
 
 
-def _structure_usage_report(conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
-    def structure(value: Any, _: object) -> UsageReport:
+def _structure_report(
+    conv: cattrs.Converter, cls: type, items_attr: str, item: type
+) -> Callable[[Any, Any], Any]:
+    """The hook of a usage-shaped report: ids, ``from``/``to`` and a ``usage`` envelope."""
+
+    def structure(value: Any, _: object) -> Any:
         data = _require_object(value)
-        fields = _Fields(conv, UsageReport)
+        fields = _Fields(conv, cls)
         for attr, wire, typ in (
             ("organization_id", "organizationId", str),
             ("start", "from", datetime),
@@ -477,23 +590,23 @@ def _structure_usage_report(conv: cattrs.Converter) -> Callable[[Any, Any], Any]
             else:
                 fields.missing("usage.granularity")
             if "data" in usage:
-                fields.take("blocks", "usage.data", usage["data"], tuple[UsageBlock, ...])
+                fields.take(items_attr, "usage.data", usage["data"], tuple[item, ...])  # type: ignore[valid-type]
             else:
                 fields.missing("usage.data")
             unknown = {k: v for k, v in usage.items() if k not in ("granularity", "data")}
             if unknown:
                 extras["usage"] = unknown
-        return fields.build(extra=extras) if extras else fields.build()  # type: ignore[no-any-return]
+        return fields.build(extra=extras) if extras else fields.build()
 
     return structure
 
 
-def _unstructure_usage_report(conv: cattrs.Converter) -> Callable[[UsageReport], dict[str, Any]]:
-    def unstructure(obj: UsageReport) -> dict[str, Any]:
+def _unstructure_report(conv: cattrs.Converter, items_attr: str) -> Callable[[Any], dict[str, Any]]:
+    def unstructure(obj: Any) -> dict[str, Any]:
         extras = dict(obj.extra)
         usage: dict[str, Any] = dict(extras.pop("usage", {}))
         usage["granularity"] = obj.granularity.value
-        usage["data"] = [conv.unstructure(block) for block in obj.blocks]
+        usage["data"] = [conv.unstructure(entry) for entry in getattr(obj, items_attr)]
         wire: dict[str, Any] = {**extras, "organizationId": obj.organization_id}
         if obj.team_id is not None:
             wire["teamId"] = obj.team_id
@@ -502,6 +615,70 @@ def _unstructure_usage_report(conv: cattrs.Converter) -> Callable[[UsageReport],
         wire["from"] = _unstructure_datetime(obj.start)
         wire["to"] = _unstructure_datetime(obj.end)
         wire["usage"] = usage
+        return wire
+
+    return unstructure
+
+
+_MANAGED_USER_KEYS = {"user_id": "user_id", "email": "email", "role": "role", "active": "active"}
+_MANAGED_USER_TYPES: dict[str, Any] = {
+    "user_id": str,
+    "email": str,
+    "role": str,
+    "active": bool | None,
+}
+
+
+def _structure_managed_user(conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    """``{user: {user_id, email, role, active, allowedTeams}, teams: {team_id, team_name}}``."""
+
+    def structure(value: Any, _: object) -> ManagedUser:
+        data = _require_object(value)
+        fields = _Fields(conv, ManagedUser)
+        extras: dict[str, Any] = {k: v for k, v in data.items() if k not in ("user", "teams")}
+        user = data.get("user")
+        if user is None:
+            fields.missing("user")
+        elif not isinstance(user, dict):
+            fields.take("user", "user", user, dict, hook=_structure_mapping)
+        else:
+            for attr, wire in _MANAGED_USER_KEYS.items():
+                typ = _MANAGED_USER_TYPES[attr]
+                if wire in user:
+                    fields.take(attr, f"user.{wire}", user[wire], typ)
+                elif typ in (str,):
+                    fields.missing(f"user.{wire}")
+            if "allowedTeams" in user:
+                fields.take(
+                    "allowed_teams",
+                    "user.allowedTeams",
+                    user["allowedTeams"],
+                    tuple[Team, ...] | None,
+                )
+            known = {*_MANAGED_USER_KEYS.values(), "allowedTeams"}
+            unknown = {k: v for k, v in user.items() if k not in known}
+            if unknown:
+                extras["user"] = unknown
+        teams = data.get("teams")
+        if teams is not None:
+            fields.take("team", "teams", teams, UserTeam)
+        return fields.build(extra=extras) if extras else fields.build()  # type: ignore[no-any-return]
+
+    return structure
+
+
+def _unstructure_managed_user(conv: cattrs.Converter) -> Callable[[ManagedUser], dict[str, Any]]:
+    def unstructure(obj: ManagedUser) -> dict[str, Any]:
+        user: dict[str, Any] = dict(obj.extra.get("user", {}))
+        user.update(user_id=obj.user_id, email=obj.email, role=obj.role)
+        if obj.active is not None:
+            user["active"] = obj.active
+        if obj.allowed_teams is not None:
+            user["allowedTeams"] = [conv.unstructure(team) for team in obj.allowed_teams]
+        wire: dict[str, Any] = {k: v for k, v in obj.extra.items() if k != "user"}
+        wire["user"] = user
+        if obj.team is not None:
+            wire["teams"] = conv.unstructure(obj.team)
         return wire
 
     return unstructure
@@ -547,27 +724,21 @@ def make_converter(*, detailed_validation: bool = False) -> cattrs.Converter:
     conv.register_structure_hook(dict, _structure_mapping)
     _register_strict_sequences(conv)
     for cls, renames in _RENAMES.items():
-        if cls is not License:
-            _register_class(conv, cls, renames)
-    _register_license(conv)
+        _register_class(conv, cls, renames)
     conv.register_structure_hook(AccountUtilization, _structure_account_utilization(conv))
     conv.register_unstructure_hook(AccountUtilization, _unstructure_account_utilization)
     conv.register_structure_hook(UserInfo, _structure_user_info(conv))
     conv.register_unstructure_hook(UserInfo, _unstructure_user_info(conv))
-    conv.register_structure_hook(UsageReport, _structure_usage_report(conv))
-    conv.register_unstructure_hook(UsageReport, _unstructure_usage_report(conv))
+    for report, items_attr, item in (
+        (UsageReport, "blocks", UsageBlock),
+        (UsageReportV2, "buckets", UsageBucket),
+        (AgentUsageReport, "points", AgentUsagePoint),
+    ):
+        conv.register_structure_hook(report, _structure_report(conv, report, items_attr, item))
+        conv.register_unstructure_hook(report, _unstructure_report(conv, items_attr))
+    conv.register_structure_hook(ManagedUser, _structure_managed_user(conv))
+    conv.register_unstructure_hook(ManagedUser, _unstructure_managed_user(conv))
     return conv
-
-
-def _register_license(conv: cattrs.Converter) -> None:
-    # The license's exp/iat are Unix timestamps on the wire and datetimes in the model; a child
-    # converter scopes those datetime hooks to this one class.
-    child = conv.copy()
-    child.register_structure_hook(datetime, _structure_timestamp)
-    child.register_unstructure_hook(datetime, _unstructure_timestamp)
-    _register_class(child, License, _RENAMES[License])
-    conv.register_structure_hook(License, child.get_structure_hook(License))
-    conv.register_unstructure_hook(License, child.get_unstructure_hook(License))
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -47,7 +47,13 @@ from .errors import (
     TransportError,
 )
 
-__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "ClientStats", "Transport"]
+__all__ = [
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "STREAM_CHUNK",
+    "ClientStats",
+    "Transport",
+    "stream_get",
+]
 
 logger = logging.getLogger("tabnine_usage_async")
 
@@ -293,6 +299,144 @@ def _untrusted(exc: aiohttp.ClientConnectorCertificateError, shown: str) -> Cert
         host=exc.host,
         reason=str(reason),
         path=shown,
+    )
+
+
+# -- streamed downloads ------------------------------------------------------------------------
+# Kept apart from ``get_json`` on purpose: same limits, retry decisions and errors, but the body
+# goes to the caller chunk by chunk and is never held whole in memory.
+
+#: Size of the pieces a streamed body is handed over in.
+STREAM_CHUNK = 64 * 1024
+#: How much of an error body a streamed request reads (its text goes into the error message).
+_STREAM_ERROR_BODY = 64 * 1024
+
+
+class _Stream:
+    """Bytes handed to the caller by one streamed attempt."""
+
+    def __init__(self) -> None:
+        self.written = 0
+
+
+async def stream_get(
+    transport: Transport,
+    path: str,
+    params: Mapping[str, str],
+    *,
+    sink: Callable[[bytes], object],
+    accept: str,
+) -> int:
+    """GET ``path`` and hand the 2xx body to ``sink`` chunk by chunk; return the bytes written.
+
+    Retries what ``get_json`` retries, but only while no byte has reached ``sink``: once the body
+    has started, a broken connection raises ``TransportError`` (the caller discards what it got).
+    One attempt may take as long as it needs while bytes keep coming; each read may wait at most
+    the client's timeout.
+    """
+    if transport._state != "open":
+        raise ClientClosedError(
+            "the client is not open: use it inside `async with TabnineClient(...) as client`"
+        )
+    url = URL(transport._base_url + path, encoded=True).with_query(params)
+    shown = f"{path}?{url.raw_query_string}" if params else path
+    policy = transport._policy
+    retry = 0
+    while True:
+        retry_after: float | None = None
+        progress = _Stream()
+        try:
+            response = await _stream_attempt(transport, url, shown, sink, accept, progress)
+        except TransportError as exc:
+            if progress.written:
+                transport.stats.failures += 1
+                raise
+            failure: TransportError | APIStatusError = exc
+            retryable = transport_error_is_retryable(exc)
+            pause_everyone = False
+        else:
+            if response is None:
+                return progress.written
+            retry_after = parse_retry_after(response.retry_after, now=time.time())
+            failure = error_for_status(
+                response.status,
+                response.body,
+                method="GET",
+                path=shown,
+                retry_after=retry_after,
+                location=response.location,
+            )
+            retryable = should_retry_status(response.status)
+            pause_everyone = response.status == 429 and transport.limits.throttled(response.sent)
+        if not retryable or retry >= policy.max_retries:
+            transport.stats.failures += 1
+            raise failure
+        delay = retry_delay(
+            policy, retry, retry_after=retry_after, jitter=transport._random.random()
+        )
+        if pause_everyone:
+            transport.limits.gate.pause(delay)
+        retry += 1
+        transport.stats.retries += 1
+        logger.debug("GET %s failed (%s); retry %d in %.2fs", shown, failure, retry, delay)
+        await anyio.sleep(delay)
+
+
+async def _stream_attempt(
+    transport: Transport,
+    url: URL,
+    shown: str,
+    sink: Callable[[bytes], object],
+    accept: str,
+    progress: _Stream,
+) -> _Response | None:
+    """One streamed attempt: ``None`` once a 2xx body has been handed over, else the error."""
+    session = transport._session
+    assert session is not None  # guaranteed by the "open" state
+    total = transport._timeout.total
+    timeout = aiohttp.ClientTimeout(total=None, connect=transport._timeout.connect, sock_read=total)
+    headers = {**transport._headers, "Accept": accept}
+    async with transport.limits.slot() as sent:
+        transport.stats.requests += 1
+        try:
+            async with session.get(
+                url,
+                headers=headers,
+                allow_redirects=False,
+                timeout=timeout,
+                ssl=transport._ssl,
+                proxy=transport._proxy,
+            ) as resp:
+                status = resp.status
+                if 200 <= status < 300:
+                    async for chunk in resp.content.iter_chunked(STREAM_CHUNK):
+                        sink(chunk)
+                        progress.written += len(chunk)
+                    transport.limits.passed(sent)
+                    return None
+                body = await resp.content.read(_STREAM_ERROR_BODY)
+                resp_headers = resp.headers
+        except (asyncio.TimeoutError, TimeoutError):
+            transport.limits.passed(sent)
+            raise RequestTimeoutError(f"no data for {total}s", path=shown) from None
+        except aiohttp.ClientConnectorCertificateError as exc:
+            transport.limits.passed(sent)
+            raise _untrusted(exc, shown) from None
+        except aiohttp.ClientError as exc:
+            transport.limits.passed(sent)
+            raise TransportError(
+                redact_text(_describe(exc), transport._secrets), path=shown
+            ) from None
+    if status == 429:
+        transport.stats.rate_limited += 1
+    else:
+        transport.limits.passed(sent)
+    return _Response(
+        status,
+        redact(body, transport._secrets),
+        resp_headers.get("Retry-After"),
+        resp_headers.get("Location"),
+        sent,
     )
 
 

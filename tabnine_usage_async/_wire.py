@@ -3,7 +3,7 @@
 Everything the transport and client decide is a pure function here, so each can be tested from a
 table: parameter formatting, configuration checks, which error a status means, what an error body
 says, how long ``Retry-After`` asks for, whether and how long to wait before a retry, and where
-the next page starts.
+the next page starts (for each of the API's three page shapes).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from .errors import (
     BadRequestError,
     ConfigurationError,
     ConflictError,
+    FeatureNotAvailableError,
     InvalidParameterError,
     NotFoundError,
     PaginationError,
@@ -36,17 +37,23 @@ from .errors import (
     UnprocessableEntityError,
 )
 from .models import Granularity
+from .windows import DateLike, format_datetime, resolve_range, to_utc
 
 __all__ = [
+    "ErrorBody",
     "RetryPolicy",
+    "audit_log_params",
     "backoff_delay",
     "encode_path_segment",
     "error_for_status",
     "format_month",
+    "next_audit_offset",
+    "next_invitation_offset",
     "next_page_offset",
     "parse_error_body",
     "parse_granularity",
     "parse_retry_after",
+    "read_error_body",
     "retry_delay",
     "should_retry_status",
     "validate_base_url",
@@ -114,6 +121,57 @@ def encode_path_segment(value: str, *, name: str) -> str:
     if set(encoded) == {"."}:
         encoded = encoded.replace(".", "%2E")
     return encoded
+
+
+_AUDIT_FILTERS = (
+    ("event_type", "eventType"),
+    ("actor_id", "actorId"),
+    ("actor_email", "actorEmail"),
+    ("resource_type", "resourceType"),
+    ("resource_id", "resourceId"),
+)
+
+
+def audit_log_params(
+    start: DateLike | None,
+    end: DateLike | None,
+    *,
+    sort: str = "desc",
+    **filters: str | None,
+) -> dict[str, str]:
+    """The query of an audit-log request, without paging: time range, filters and ``sort``.
+
+    ``start`` and ``end`` are each optional; together they must form a valid ``[start, end)``.
+    Filters that are ``None`` are left out; the others must be non-empty strings.
+
+    >>> audit_log_params("2026-01-01", None, event_type="role.assigned", sort="asc")
+    {'from': '2026-01-01T00:00:00Z', 'eventType': 'role.assigned', 'sort': 'asc'}
+    """
+    params: dict[str, str] = {}
+    if start is not None and end is not None:
+        first, last = resolve_range(start, end)
+        params["from"], params["to"] = format_datetime(first), format_datetime(last)
+    elif start is not None:
+        params["from"] = format_datetime(to_utc(start, name="start"))
+    elif end is not None:
+        params["to"] = format_datetime(to_utc(end, name="end"))
+    unknown = set(filters) - {name for name, _ in _AUDIT_FILTERS}
+    if unknown:
+        raise InvalidParameterError(
+            f"unknown audit-log filter {sorted(unknown)[0]!r}: use "
+            + ", ".join(name for name, _ in _AUDIT_FILTERS)
+        )
+    for name, wire in _AUDIT_FILTERS:
+        value = filters.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidParameterError(f"{name} must be a non-empty string, not {value!r}")
+        params[wire] = value
+    if sort not in ("asc", "desc"):
+        raise InvalidParameterError(f"sort must be 'asc' or 'desc', not {sort!r}")
+    params["sort"] = sort
+    return params
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -207,12 +265,20 @@ _STATUS_CLASSES: dict[int, type[APIStatusError]] = {
 }
 
 
-def error_class_for_status(status: int) -> type[APIStatusError]:
-    """Map an HTTP status to the most specific error class.
+#: The 6.2 machine code of a 403 caused by the licence, not by the token's role.
+FEATURE_NOT_AVAILABLE = "FEATURE_NOT_AVAILABLE"
+
+
+def error_class_for_status(status: int, code: str | None = None) -> type[APIStatusError]:
+    """Map an HTTP status (and the body's machine code) to the most specific error class.
 
     >>> error_class_for_status(503).__name__
     'ServerError'
+    >>> error_class_for_status(403, "FEATURE_NOT_AVAILABLE").__name__
+    'FeatureNotAvailableError'
     """
+    if status == 403 and code == FEATURE_NOT_AVAILABLE:
+        return FeatureNotAvailableError
     if status in _STATUS_CLASSES:
         return _STATUS_CLASSES[status]
     if 500 <= status <= 599:
@@ -222,39 +288,81 @@ def error_class_for_status(status: int) -> type[APIStatusError]:
     return APIStatusError
 
 
-def parse_error_body(body: bytes) -> tuple[str, dict[str, Any]]:
-    """Read the server's message out of an error body.
+@attrs.frozen
+class ErrorBody:
+    """What an error body says: a message for people, and when sent a code and a request id."""
 
-    Understands both envelopes seen from Tabnine, ``{"error": {"message", "errors", "status"}}``
-    and ``{"message", "status", "details"}``; anything else falls back to the body's text (a
-    proxy's HTML page, say), shortened.
+    message: str
+    details: Mapping[str, Any] = attrs.field(factory=dict)
+    code: str | None = None
+    request_id: str | None = None
 
-    >>> parse_error_body(b'{"error": {"message": "Invalid organization", "status": 401}}')
-    ('Invalid organization', {})
+
+def _short(text: str) -> str:
+    one_line = " ".join(text.split())
+    return one_line[:_MAX_MESSAGE] + "..." if len(one_line) > _MAX_MESSAGE else one_line
+
+
+def _text_or_none(value: object) -> str | None:
+    # Codes and request ids are shown to people: one short line, or nothing.
+    return _short(value) or None if isinstance(value, str) else None
+
+
+def read_error_body(body: bytes) -> ErrorBody:
+    """Read an error body of any envelope Tabnine sends.
+
+    - 6.2: ``{"error": "<CODE>", "message", "status", "requestId", "details": {...}}``
+    - older: ``{"error": {"message", "errors", "status"}}``
+    - related services: ``{"message", "status", "details"}``
+
+    Anything else falls back to the body's text (a proxy's HTML page, say), shortened.
+
+    >>> read_error_body(b'{"error": "FEATURE_NOT_AVAILABLE", "message": "No Agent",'
+    ...                 b' "requestId": "r-1"}')
+    ErrorBody(message='No Agent', details={}, code='FEATURE_NOT_AVAILABLE', request_id='r-1')
     """
     text = body.decode("utf-8", errors="replace").strip()
     try:
         data = json.loads(text) if text else None
     except ValueError:
         data = None
+    request_id: str | None = None
     if isinstance(data, dict):
+        request_id = _text_or_none(data.get("requestId"))
         envelope = data.get("error")
         if isinstance(envelope, dict) and isinstance(envelope.get("message"), str):
             details: dict[str, Any] = {}
             if isinstance(envelope.get("errors"), list):
                 details["errors"] = envelope["errors"]
-            return envelope["message"], details
-        if isinstance(envelope, str):
-            return envelope, {}
-        if isinstance(data.get("message"), str):
+            return ErrorBody(
+                envelope["message"],
+                details,
+                code=_text_or_none(envelope.get("code")),
+                request_id=_text_or_none(envelope.get("requestId")) or request_id,
+            )
+        code = _text_or_none(envelope)
+        message = data.get("message")
+        if isinstance(message, str) or code is not None:
             extra = data.get("details")
-            return data["message"], {"details": extra} if extra is not None else {}
+            return ErrorBody(
+                message if isinstance(message, str) else str(envelope),
+                {"details": extra} if extra is not None else {},
+                code=code,
+                request_id=request_id,
+            )
     if not text:
-        return "(empty response body)", {}
-    one_line = " ".join(text.split())
-    if len(one_line) > _MAX_MESSAGE:
-        one_line = one_line[:_MAX_MESSAGE] + "..."
-    return one_line, {}
+        return ErrorBody("(empty response body)")
+    return ErrorBody(_short(text), request_id=request_id)
+
+
+def parse_error_body(body: bytes) -> tuple[str, dict[str, Any]]:
+    """The message and details of an error body (see ``read_error_body``).
+
+    >>> parse_error_body(b'{"error": {"message": "Invalid organization", "status": 401}}')
+    ('Invalid organization', {})
+    """
+    read = read_error_body(body)
+    return read.message, dict(read.details)
 
 
 def error_for_status(
@@ -267,21 +375,23 @@ def error_for_status(
     location: str | None = None,
 ) -> APIStatusError:
     """Build the typed error for a non-2xx response."""
-    message, details = parse_error_body(body)
-    cls = error_class_for_status(status)
+    read = read_error_body(body)
+    message = read.message
+    cls = error_class_for_status(status, read.code)
+    context: dict[str, Any] = {
+        "status": status,
+        "details": read.details,
+        "method": method,
+        "path": path,
+        "code": read.code,
+        "request_id": read.request_id,
+    }
     if cls is RateLimitError:
-        return RateLimitError(
-            message,
-            status=status,
-            details=details,
-            method=method,
-            path=path,
-            retry_after=retry_after,
-        )
+        return RateLimitError(message, retry_after=retry_after, **context)
     if cls is UnexpectedRedirectError:
         target = urlsplit(location or "").netloc or "an unknown location"
         message = f"the server redirected to {target}; redirects are not followed"
-    return cls(message, status=status, details=details, method=method, path=path)
+    return cls(message, **context)
 
 
 # -- retries -----------------------------------------------------------------------------------
@@ -423,3 +533,83 @@ def next_page_offset(
             field="$.meta.next.offset",
         )
     return raw
+
+
+#: The audit-log endpoint refuses a larger ``limit``.
+MAX_AUDIT_PAGE = 1000
+
+
+def next_audit_offset(
+    page_offset: object,
+    *,
+    offset: int,
+    count: int,
+    limit: int,
+    endpoint: str,
+) -> int | None:
+    """Where the next audit-log page starts, or ``None`` after an empty page.
+
+    Audit-log pages are ``{items, total, limit, offset}`` with no pointer to the next page, and
+    ``total`` may be approximate, so the walk moves by the items received and ends only on an
+    empty page. ``page_offset`` is the offset the page says it starts at: a different integer means
+    the server ignored the requested one, and the walk would repeat itself forever.
+
+    >>> next_audit_offset(0, offset=0, count=50, limit=50, endpoint="/audit-logs")
+    50
+    """
+    if count > limit:
+        raise PaginationError(
+            f"page has {count} items but the limit was {limit}", endpoint=endpoint, field="$.items"
+        )
+    if not isinstance(page_offset, bool) and isinstance(page_offset, int) and page_offset != offset:
+        raise PaginationError(
+            f"the page starts at offset {page_offset} but offset {offset} was asked; stopping "
+            "instead of repeating pages",
+            endpoint=endpoint,
+            field="$.offset",
+        )
+    if count == 0:
+        return None
+    return offset + count
+
+
+def next_invitation_offset(
+    meta: object,
+    *,
+    offset: int,
+    count: int,
+    limit: int,
+    endpoint: str,
+) -> int | None:
+    """Where the next invitations page starts, or ``None`` when this was the last page.
+
+    Invitation pages carry ``meta.next`` as a plain integer offset (or null), unlike the other
+    lists' ``{offset, limit}`` object; the same guards apply as in ``next_page_offset``.
+
+    >>> next_invitation_offset({"count": 2, "total": 5, "next": 2}, offset=0, count=2, limit=2,
+    ...                        endpoint="/api/invitation/v1")
+    2
+    """
+    if count > limit:
+        raise PaginationError(
+            f"page has {count} items but the limit was {limit}", endpoint=endpoint, field="$.data"
+        )
+    if count == 0:
+        return None
+    nxt = meta.get("next") if isinstance(meta, Mapping) else None
+    if nxt is None:
+        return None
+    if isinstance(nxt, bool) or not isinstance(nxt, int):
+        raise PaginationError(
+            f"expected an integer offset or null, got {nxt!r}",
+            endpoint=endpoint,
+            field="$.meta.next",
+        )
+    if nxt <= offset:
+        raise PaginationError(
+            f"next offset {nxt} does not move past the current offset {offset}; stopping instead "
+            "of looping forever",
+            endpoint=endpoint,
+            field="$.meta.next",
+        )
+    return nxt

@@ -1,8 +1,13 @@
-"""``TabnineClient``: one async method per Usage Metrics API endpoint.
+"""``TabnineClient``: one async method per Tabnine API endpoint it reads.
 
 Endpoint methods only validate arguments, build parameters, call the transport and decode. Naming:
 ``get_*`` returns one object (or a list the API returns whole), ``iter_*`` is an async generator
 over a paginated list.
+
+The three v1 usage methods are legacy: Tabnine 6.2 and later answer them only with activity from
+before the upgrade. Each warns once per process (``DeprecationWarning``) when called from outside
+this package; the package's own callers (the usage walk and ``backfill``, which read v1 on purpose)
+do not trigger it.
 """
 
 from __future__ import annotations
@@ -11,42 +16,61 @@ import asyncio
 import math
 import os
 import ssl
+import sys
+import tempfile
+import warnings
 from collections.abc import AsyncIterator, Mapping
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import aiohttp
 
 from ._convert import decode
 from ._network import resolve_proxy, resolve_tls
-from ._transport import DEFAULT_MAX_RESPONSE_BYTES, ClientStats, Transport
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, ClientStats, Transport, stream_get
 from ._wire import (
+    MAX_AUDIT_PAGE,
     RetryPolicy,
+    audit_log_params,
     encode_path_segment,
     format_month,
     parse_granularity,
     validate_base_url,
     validate_token,
 )
-from .errors import ConfigurationError, DecodeError, InvalidParameterError
+from .errors import (
+    BadRequestError,
+    ConfigurationError,
+    DecodeError,
+    InvalidParameterError,
+    NotFoundError,
+    UnprocessableEntityError,
+)
 from .models import (
     AccountUtilization,
+    AgentUsageReport,
+    AuditEvent,
     Granularity,
+    Invitation,
     License,
+    ManagedUser,
     Organization,
     PermissionUser,
     Team,
     TeamInfo,
     TeamUtilization,
     UsageReport,
+    UsageReportV2,
     User,
     UserInfo,
+    UserLookup,
 )
-from .pagination import paginate
+from .pagination import paginate, paginate_audit_logs, paginate_invitations
 from .windows import DateLike, format_datetime, resolve_range
 
-__all__ = ["DEFAULT_BASE_URL", "TabnineClient"]
+__all__ = ["DEFAULT_BASE_URL", "Destination", "TabnineClient"]
 
 T = TypeVar("T")
 
@@ -84,6 +108,46 @@ def _id(name: str, value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidParameterError(f"{name} must be a non-empty string, not {value!r}")
     return value
+
+
+_PACKAGE = __name__.partition(".")[0]
+# v1 usage methods that already warned in this process.
+_LEGACY_WARNED: set[str] = set()
+
+
+def _warn_legacy(method: str, replacement: str) -> None:
+    """Warn once per process that ``method`` reads frozen v1 data; silent for our own callers."""
+    if method in _LEGACY_WARNED:
+        return
+    # Frame 0 is this function, 1 the public method, 2 whoever called (awaited) it.
+    caller = sys._getframe(2).f_globals.get("__name__", "")
+    if caller == _PACKAGE or caller.startswith(_PACKAGE + "."):
+        return
+    _LEGACY_WARNED.add(method)
+    warnings.warn(
+        f"{method}() reads a v1 usage endpoint, which Tabnine 6.2 and later no longer update "
+        f"(it returns only activity from before the upgrade); use {replacement}() on those "
+        "servers (see supports_v2_usage()). It stays for Tabnine 5.x-6.1 installations.",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def _temp_beside(target: Path) -> tuple[int, str]:
+    """Open a temporary file in ``target``'s folder, so that ``os.replace`` is atomic."""
+    if target.is_dir():
+        raise InvalidParameterError(f"destination {str(target)!r} is a directory")
+    if not target.parent.is_dir():
+        raise InvalidParameterError(f"the folder of destination {str(target)!r} does not exist")
+    return tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+
+
+def _discard(temp: str) -> None:
+    Path(temp).unlink(missing_ok=True)
+
+
+#: Where an export is written, or a binary file object to write it to.
+Destination = str | os.PathLike[str] | IO[bytes]
 
 
 class TabnineClient:
@@ -199,6 +263,8 @@ class TabnineClient:
         )
         self._organization_id = organization_id
         self._organization_lock = asyncio.Lock()
+        self._v2_usage: bool | None = None
+        self._v2_lock = asyncio.Lock()
 
     def __repr__(self) -> str:
         return f"<TabnineClient base_url={self._base_url!r}>"
@@ -296,7 +362,8 @@ class TabnineClient:
         granularity: Granularity | str,
         organization_id: str | None,
         ids: Mapping[str, str],
-    ) -> UsageReport:
+        cls: type[T] | Any = UsageReport,
+    ) -> T:
         # Validate everything before any request, including the organization lookup.
         start_utc, end_utc = resolve_range(start, end)
         level = parse_granularity(granularity)
@@ -308,7 +375,7 @@ class TabnineClient:
             "to": format_datetime(end_utc),
             "granularity": level.value,
         }
-        return await self._get_model(UsageReport, path, params, endpoint=path)
+        return await self._get_model(cls, path, params, endpoint=path)
 
     # -- organization ------------------------------------------------------------------------
 
@@ -367,8 +434,12 @@ class TabnineClient:
     ) -> UsageReport:
         """Organization-wide usage over ``[start, end)``.
 
+        Legacy: Tabnine 6.2 and later answer only with activity from before the upgrade; use
+        ``get_organization_usage_v2`` there. Warns once per process.
+
         Example: ``await client.get_organization_usage("2026-01-01", "2026-02-01", "weekly")``
         """
+        _warn_legacy("get_organization_usage", "get_organization_usage_v2")
         return await self._usage(
             "/api/v1/organization/usage", start, end, granularity, organization_id, {}
         )
@@ -420,7 +491,12 @@ class TabnineClient:
         *,
         organization_id: str | None = None,
     ) -> UsageReport:
-        """A team's usage over ``[start, end)``."""
+        """A team's usage over ``[start, end)``.
+
+        Legacy: Tabnine 6.2 and later answer only with activity from before the upgrade; use
+        ``get_team_usage_v2`` there. Warns once per process.
+        """
+        _warn_legacy("get_team_usage", "get_team_usage_v2")
         ids = {"teamId": _id("team_id", team_id)}
         return await self._usage(
             "/api/v1/team/usage", start, end, granularity, organization_id, ids
@@ -444,9 +520,290 @@ class TabnineClient:
     ) -> UsageReport:
         """One user's usage over ``[start, end)``.
 
+        Legacy: Tabnine 6.2 and later answer only with activity from before the upgrade; use
+        ``get_user_usage_v2`` there. Warns once per process.
+
         Example: ``await client.get_user_usage(user.id, date(2026, 1, 1), date(2026, 2, 1))``
         """
+        _warn_legacy("get_user_usage", "get_user_usage_v2")
         ids = {"userId": _id("user_id", user_id)}
         return await self._usage(
             "/api/v1/user/usage", start, end, granularity, organization_id, ids
         )
+
+    # -- Tabnine 6.2: v2 usage ---------------------------------------------------------------
+
+    async def supports_v2_usage(self) -> bool:
+        """Whether the server has the v2 usage endpoints (Tabnine 6.2 and later); cached.
+
+        Asks ``/api/v2/organization/usage`` for one day: a 404 means an older installation
+        (5.x to 6.1), any answer (or a 400/422 about the parameters) means v2 is there. Other
+        errors (401, 403, 5xx after retries) are raised: they say nothing about the version.
+        """
+        if self._v2_usage is None:
+            async with self._v2_lock:
+                if self._v2_usage is None:
+                    self._v2_usage = await self._probe_v2_usage()
+        return self._v2_usage
+
+    async def _probe_v2_usage(self) -> bool:
+        today = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+        try:
+            await self._get(
+                "/api/v2/organization/usage",
+                {
+                    "organizationId": await self.resolve_organization_id(),
+                    "from": format_datetime(today - timedelta(days=1)),
+                    "to": format_datetime(today),
+                    "granularity": Granularity.ALL.value,
+                },
+                endpoint="/api/v2/organization/usage",
+            )
+        except NotFoundError:
+            return False
+        except (BadRequestError, UnprocessableEntityError):
+            return True
+        return True
+
+    async def get_organization_usage_v2(
+        self,
+        start: DateLike,
+        end: DateLike,
+        granularity: Granularity | str = Granularity.ALL,
+        *,
+        organization_id: str | None = None,
+    ) -> UsageReportV2:
+        """Organization-wide v2 usage over ``[start, end)`` (Tabnine 6.2 and later).
+
+        Per-model rows (``chat.models``, ``agent.models``) come only when the server aggregates
+        by model, typically with ``granularity="all"``.
+
+        Example: ``await client.get_organization_usage_v2("2026-01-01", "2026-02-01", "all")``
+        """
+        path = "/api/v2/organization/usage"
+        return await self._usage(path, start, end, granularity, organization_id, {}, UsageReportV2)
+
+    async def get_team_usage_v2(
+        self,
+        team_id: str,
+        start: DateLike,
+        end: DateLike,
+        granularity: Granularity | str = Granularity.ALL,
+        *,
+        organization_id: str | None = None,
+    ) -> UsageReportV2:
+        """A team's v2 usage over ``[start, end)`` (Tabnine 6.2 and later)."""
+        ids = {"teamId": _id("team_id", team_id)}
+        path = "/api/v2/team/usage"
+        return await self._usage(path, start, end, granularity, organization_id, ids, UsageReportV2)
+
+    async def get_user_usage_v2(
+        self,
+        user_id: str,
+        start: DateLike,
+        end: DateLike,
+        granularity: Granularity | str = Granularity.ALL,
+        *,
+        organization_id: str | None = None,
+    ) -> UsageReportV2:
+        """One user's v2 usage over ``[start, end)`` (Tabnine 6.2 and later)."""
+        ids = {"userId": _id("user_id", user_id)}
+        path = "/api/v2/user/usage"
+        return await self._usage(path, start, end, granularity, organization_id, ids, UsageReportV2)
+
+    # -- Tabnine 6.2: agent usage ------------------------------------------------------------
+
+    async def get_organization_agent_usage(
+        self,
+        start: DateLike,
+        end: DateLike,
+        granularity: Granularity | str = Granularity.ALL,
+        *,
+        organization_id: str | None = None,
+    ) -> AgentUsageReport:
+        """The organization's agent tokens and cost over ``[start, end)``.
+
+        Raises ``FeatureNotAvailableError`` when the licence lacks the Agent feature.
+        """
+        path = "/api/v1/organization/agent-usage"
+        return await self._usage(
+            path, start, end, granularity, organization_id, {}, AgentUsageReport
+        )
+
+    async def get_team_agent_usage(
+        self,
+        team_id: str,
+        start: DateLike,
+        end: DateLike,
+        granularity: Granularity | str = Granularity.ALL,
+        *,
+        organization_id: str | None = None,
+    ) -> AgentUsageReport:
+        """A team's agent tokens and cost over ``[start, end)``."""
+        ids = {"teamId": _id("team_id", team_id)}
+        path = "/api/v1/team/agent-usage"
+        return await self._usage(
+            path, start, end, granularity, organization_id, ids, AgentUsageReport
+        )
+
+    async def get_user_agent_usage(
+        self,
+        user_id: str,
+        start: DateLike,
+        end: DateLike,
+        granularity: Granularity | str = Granularity.ALL,
+        *,
+        organization_id: str | None = None,
+    ) -> AgentUsageReport:
+        """One user's agent tokens and cost over ``[start, end)``."""
+        ids = {"userId": _id("user_id", user_id)}
+        path = "/api/v1/user/agent-usage"
+        return await self._usage(
+            path, start, end, granularity, organization_id, ids, AgentUsageReport
+        )
+
+    # -- Tabnine 6.2: audit logs -------------------------------------------------------------
+
+    async def iter_audit_logs(
+        self,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
+        *,
+        event_type: str | None = None,
+        actor_id: str | None = None,
+        actor_email: str | None = None,
+        resource_type: str | None = None,
+        resource_id: str | None = None,
+        sort: str = "desc",
+    ) -> AsyncIterator[AuditEvent]:
+        """The organization's audit events in ``[start, end)`` (each bound optional), filtered.
+
+        Pages hold at most 1000 events (``page_size`` is capped there); the walk ends on an
+        empty page and never relies on the approximate ``total``.
+
+        >>> async for event in client.iter_audit_logs("2026-01-01", event_type="role.assigned"):
+        ...     print(event.timestamp, event.actor)  # doctest: +SKIP
+        """
+        params = audit_log_params(
+            start,
+            end,
+            sort=sort,
+            event_type=event_type,
+            actor_id=actor_id,
+            actor_email=actor_email,
+            resource_type=resource_type,
+            resource_id=resource_id,
+        )
+        path = "/api/v1/organization/audit-logs"
+
+        async def fetch(offset: int, limit: int) -> Any:
+            page = {**params, "offset": str(offset), "limit": str(limit)}
+            return await self._get(path, page, endpoint=path)
+
+        limit = min(self._page_size, MAX_AUDIT_PAGE)
+        async for items in paginate_audit_logs(fetch, limit=limit, endpoint=path):
+            events: list[AuditEvent] = decode(
+                items, list[AuditEvent], endpoint=path, root="$.items"
+            )
+            for event in events:
+                yield event
+
+    async def export_audit_logs_csv(
+        self,
+        destination: Destination,
+        start: DateLike | None = None,
+        end: DateLike | None = None,
+        *,
+        event_type: str | None = None,
+        actor_id: str | None = None,
+        actor_email: str | None = None,
+        resource_type: str | None = None,
+        resource_id: str | None = None,
+        sort: str = "desc",
+    ) -> int:
+        """Stream the server's CSV export of audit events to a path or a binary file object.
+
+        The body is written chunk by chunk as it arrives, never held whole in memory. A path is
+        written atomically: to a temporary file beside it, renamed over ``destination`` only once
+        the whole export arrived (a failure leaves any earlier file untouched). A file object
+        gets the bytes as they come; after a failure it may hold part of the export. Returns
+        the number of bytes written.
+
+        Example: ``await client.export_audit_logs_csv("audit.csv", "2026-01-01", "2026-02-01")``
+        """
+        params = audit_log_params(
+            start,
+            end,
+            sort=sort,
+            event_type=event_type,
+            actor_id=actor_id,
+            actor_email=actor_email,
+            resource_type=resource_type,
+            resource_id=resource_id,
+        )
+        params["format"] = "csv"
+        path = "/api/v1/organization/audit-logs"
+        if isinstance(destination, (str, os.PathLike)):
+            return await self._export_to_path(Path(destination), path, params)
+        write = getattr(destination, "write", None)
+        if not callable(write):
+            raise InvalidParameterError(
+                "destination must be a path or a binary file object with write(), "
+                f"not {type(destination).__name__}"
+            )
+        return await stream_get(self._transport, path, params, sink=write, accept="text/csv")
+
+    async def _export_to_path(self, target: Path, path: str, params: Mapping[str, str]) -> int:
+        fd, temp = _temp_beside(target)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                written = await stream_get(
+                    self._transport, path, params, sink=out.write, accept="text/csv"
+                )
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(temp, target)
+        except BaseException:
+            _discard(temp)
+            raise
+        return written
+
+    # -- Tabnine 6.2: invitations, user management, teams ------------------------------------
+
+    async def iter_invitations(self, team_id: str | None = None) -> AsyncIterator[Invitation]:
+        """Pending invitations of the organization, or of one team."""
+        params = {} if team_id is None else {"teamId": _id("team_id", team_id)}
+        path = "/api/invitation/v1"
+
+        async def fetch(offset: int, limit: int) -> Any:
+            page = {"offset": str(offset), "limit": str(limit), **params}
+            return await self._get(path, page, endpoint=path)
+
+        async for items in paginate_invitations(fetch, limit=self._page_size, endpoint=path):
+            invitations: list[Invitation] = decode(
+                items, list[Invitation], endpoint=path, root="$.data"
+            )
+            for invitation in invitations:
+                yield invitation
+
+    async def get_managed_user(self, user_id: str) -> ManagedUser:
+        """A user as user management sees it: role, active, primary and allowed teams."""
+        path = f"/api/user/v1/{encode_path_segment(user_id, name='user_id')}"
+        return await self._get_model(ManagedUser, path, endpoint="/api/user/v1/{userId}")
+
+    async def get_user_by_email(self, email: str) -> UserLookup:
+        """The user with this email address (``NotFoundError`` if none in the organization)."""
+        path = f"/api/user/v1/by-email/{encode_path_segment(email, name='email')}"
+        return await self._get_model(UserLookup, path, endpoint="/api/user/v1/by-email/{email}")
+
+    async def get_allowed_teams(self, user_id: str) -> list[Team]:
+        """The teams a user is allowed to access."""
+        segment = encode_path_segment(user_id, name="user_id")
+        path = f"/api/user/v1/{segment}/allowed-teams"
+        endpoint = "/api/user/v1/{userId}/allowed-teams"
+        return await self._get_model(list[Team], path, endpoint=endpoint)
+
+    async def get_team_details(self, team_id: str) -> Team:
+        """A team with everything the team API says (seat cap, synced group, invitations...)."""
+        path = f"/api/team/v1/{encode_path_segment(team_id, name='team_id')}"
+        return await self._get_model(Team, path, endpoint="/api/team/v1/{teamid}")

@@ -18,6 +18,7 @@ the API token.
     │   ├── BadRequestError         400
     │   ├── AuthenticationError     401 (also "Invalid organization")
     │   ├── PermissionDeniedError   403
+    │   │   └── FeatureNotAvailableError 403 FEATURE_NOT_AVAILABLE (e.g. no Agent licence)
     │   ├── NotFoundError           404
     │   ├── ConflictError           409
     │   ├── UnprocessableEntityError 422
@@ -33,7 +34,10 @@ Example::
     try:
         report = await client.get_user_usage(user_id, start, end, "daily")
     except NotFoundError as exc:
-        print(exc.status, exc.message)
+        print(exc.status, exc.message, exc.code, exc.request_id)
+
+Every ``APIStatusError`` carries the server's machine ``code`` and ``request_id`` when the body
+has them (Tabnine 6.2 and later), and shows both in ``str()``: quote the request id to support.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ __all__ = [
     "ConfigurationError",
     "ConflictError",
     "DecodeError",
+    "FeatureNotAvailableError",
     "InvalidParameterError",
     "ListingChangedError",
     "NotFoundError",
@@ -145,6 +150,8 @@ class APIStatusError(TabnineError):
         details: the structured part of the error body (``errors`` list or ``details`` mapping).
         method: HTTP method of the request.
         path: the request path.
+        code: the server's machine-readable error code (``FEATURE_NOT_AVAILABLE``...), or None.
+        request_id: the server's id of the failed request, for support tickets, or None.
     """
 
     def __init__(
@@ -155,6 +162,8 @@ class APIStatusError(TabnineError):
         details: Mapping[str, Any] | None = None,
         method: str = "GET",
         path: str = "",
+        code: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -162,9 +171,17 @@ class APIStatusError(TabnineError):
         self.details: Mapping[str, Any] = dict(details or {})
         self.method = method
         self.path = path
+        self.code = code
+        self.request_id = request_id
 
     def __str__(self) -> str:
-        return f"{self.status} {self.message} ({self.method} {self.path})"
+        text = f"{self.status} {self.message} ({self.method} {self.path})"
+        tags = []
+        if self.code is not None:
+            tags.append(f"code {self.code}")
+        if self.request_id is not None:
+            tags.append(f"request id {self.request_id}")
+        return f"{text} [{', '.join(tags)}]" if tags else text
 
 
 class BadRequestError(APIStatusError):
@@ -177,6 +194,10 @@ class AuthenticationError(APIStatusError):
 
 class PermissionDeniedError(APIStatusError):
     """403: the token's user may not read this resource."""
+
+
+class FeatureNotAvailableError(PermissionDeniedError):
+    """403 ``FEATURE_NOT_AVAILABLE``: the licence lacks the feature (agent usage needs Agent)."""
 
 
 class NotFoundError(APIStatusError):
@@ -207,8 +228,18 @@ class RateLimitError(APIStatusError):
         method: str = "GET",
         path: str = "",
         retry_after: float | None = None,
+        code: str | None = None,
+        request_id: str | None = None,
     ) -> None:
-        super().__init__(message, status=status, details=details, method=method, path=path)
+        super().__init__(
+            message,
+            status=status,
+            details=details,
+            method=method,
+            path=path,
+            code=code,
+            request_id=request_id,
+        )
         self.retry_after = retry_after
 
 

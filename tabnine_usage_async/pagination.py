@@ -1,7 +1,12 @@
-"""Follow ``meta.next`` through a paginated list, as an async generator.
+"""Walk the API's three page shapes, as async generators.
 
-The generator takes a page-fetching callable, so it never imports the transport and can be
-driven by a plain function in tests.
+- ``paginate``: ``{data, meta: {next: {offset, limit}}}`` (teams, users);
+- ``paginate_invitations``: ``{data, meta: {next: <offset>}}`` (invitations);
+- ``paginate_audit_logs``: ``{items, total, limit, offset}`` (audit logs).
+
+Each generator takes a page-fetching callable, so it never imports the transport and can be
+driven by a plain function in tests. Where the next page starts is decided by pure functions in
+``_wire``.
 """
 
 from __future__ import annotations
@@ -9,10 +14,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from ._wire import next_page_offset
-from .errors import DecodeError, ListingChangedError
+from ._wire import next_audit_offset, next_invitation_offset, next_page_offset
+from .errors import DecodeError, ListingChangedError, PaginationError
 
-__all__ = ["FetchPage", "paginate"]
+__all__ = ["FetchPage", "paginate", "paginate_audit_logs", "paginate_invitations"]
 
 #: ``await fetch_page(offset, limit)`` returns one page's decoded JSON body.
 FetchPage = Callable[[int, int], Awaitable[Any]]
@@ -78,3 +83,66 @@ def _check_total(
             field="$.meta.total",
         )
     return total
+
+
+async def paginate_invitations(
+    fetch_page: FetchPage, *, limit: int, endpoint: str
+) -> AsyncIterator[list[Any]]:
+    """Like ``paginate``, for invitation pages whose ``meta.next`` is a plain integer offset."""
+    offset = 0
+    while True:
+        body = await fetch_page(offset, limit)
+        if not isinstance(body, dict):
+            raise DecodeError("expected an object with data and meta", endpoint=endpoint)
+        items = body.get("data")
+        if not isinstance(items, list):
+            raise DecodeError("expected an array", endpoint=endpoint, field="$.data")
+        following = next_invitation_offset(
+            body.get("meta"), offset=offset, count=len(items), limit=limit, endpoint=endpoint
+        )
+        if items:
+            yield items
+        if following is None:
+            return
+        offset = following
+
+
+def _page_ids(items: list[Any]) -> tuple[Any, ...]:
+    return tuple(item.get("id") if isinstance(item, dict) else None for item in items)
+
+
+async def paginate_audit_logs(
+    fetch_page: FetchPage, *, limit: int, endpoint: str
+) -> AsyncIterator[list[Any]]:
+    """Yield the ``items`` of each audit-log page, from offset 0 until an empty page.
+
+    ``total`` is never consulted (the API says it may be approximate). A page that repeats the
+    previous one item for item, or that says it starts elsewhere than asked, raises
+    ``PaginationError`` instead of looping.
+    """
+    offset = 0
+    previous: tuple[Any, ...] = ()
+    while True:
+        body = await fetch_page(offset, limit)
+        if not isinstance(body, dict):
+            raise DecodeError("expected an object with items", endpoint=endpoint)
+        items = body.get("items")
+        if not isinstance(items, list):
+            raise DecodeError("expected an array", endpoint=endpoint, field="$.items")
+        following = next_audit_offset(
+            body.get("offset"), offset=offset, count=len(items), limit=limit, endpoint=endpoint
+        )
+        ids = _page_ids(items)
+        if ids and ids == previous and all(isinstance(i, str) for i in ids):
+            raise PaginationError(
+                f"the page at offset {offset} repeats the previous page; stopping instead of "
+                "looping forever",
+                endpoint=endpoint,
+                field="$.items",
+            )
+        previous = ids
+        if items:
+            yield items
+        if following is None:
+            return
+        offset = following

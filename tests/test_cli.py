@@ -154,7 +154,7 @@ def test_unassigned_users(capsys: pytest.CaptureFixture[str], deactivated: bool)
 
 
 def test_team_usage_rows_match_the_blocks(capsys: pytest.CaptureFixture[str]) -> None:
-    """`usage --team` prints one flat row per block with the fake's numbers."""
+    """`usage --team --api v1` prints one flat row per v1 block with the fake's numbers."""
     team = DATA.teams[1]
     start, end = datetime(2025, 11, 3, tzinfo=UTC), datetime(2026, 1, 5, tzinfo=UTC)
     rows = run_json(
@@ -168,6 +168,8 @@ def test_team_usage_rows_match_the_blocks(capsys: pytest.CaptureFixture[str]) ->
         "2026-01-05",
         "--granularity",
         "weekly",
+        "--api",
+        "v1",
     )
     blocks = DATA.usage_blocks("team", team.id, start, end, "weekly")
     assert [(r["period_start"], r["active_users"]) for r in rows] == [
@@ -182,10 +184,10 @@ def test_team_usage_rows_match_the_blocks(capsys: pytest.CaptureFixture[str]) ->
 
 
 def test_user_and_organization_usage(capsys: pytest.CaptureFixture[str]) -> None:
-    """`usage --user` and `usage --organization` default to daily rows over the range."""
+    """`usage --user` and `usage --organization` (v1) default to daily rows over the range."""
     user = DATA.users[0]
     start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 1, 11, tzinfo=UTC)
-    span = ["--start", "2026-01-01", "--end", "2026-01-11"]
+    span = ["--start", "2026-01-01", "--end", "2026-01-11", "--api", "v1"]
     user_rows = run_json(capsys, "usage", "--user", user.id, *span)
     blocks = DATA.usage_blocks("user", user.id, start, end, "daily")
     assert [r["active_users"] for r in user_rows] == [b["activeUsers"] for b in blocks]
@@ -242,7 +244,16 @@ def test_other_formats_and_options_before_the_subcommand(
     assert [json.loads(line)["id"] for line in lines] == ids
     assert main(["teams", *FAKE, "-q"]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split() == ["id", "name", "users_count", "is_default_team"]
+    assert table[0].split() == [
+        "id",
+        "name",
+        "users_count",
+        "is_default_team",
+        "organization_id",
+        "synced_group_id",
+        "seat_cap",
+        "pending_invitations_count",
+    ]
     assert [line.split()[0] for line in table[2:]] == ids
 
 

@@ -168,9 +168,11 @@ async def test_get_license(recorder: Recorder, client: TabnineClient) -> None:
     recorder.json("/api/v1/license", LICENSE_EXAMPLE)
     lic = await client.get_license()
     assert _only(recorder, "/api/v1/license") == {}
+    assert lic.expires_at == datetime(2030, 1, 25, tzinfo=UTC)
+    assert lic.issued_at == datetime.fromtimestamp(1735806729, tz=UTC)
     assert lic == License(
-        expires_at=datetime(2030, 1, 25, tzinfo=UTC),
-        issued_at=datetime.fromtimestamp(1735806729, tz=UTC),
+        expires_at_unix=int(datetime(2030, 1, 25, tzinfo=UTC).timestamp()),
+        issued_at_unix=1735806729,
         seats=2000,
         seats_cap=22000,
         audience="idp-new",

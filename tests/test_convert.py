@@ -38,7 +38,6 @@ ratios = st.floats(allow_nan=False, allow_infinity=False, width=64)
 moments = st.datetimes(
     min_value=datetime(1971, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
 )
-whole_moments = moments.map(lambda m: m.replace(microsecond=0))
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | ratios | text,
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
@@ -121,13 +120,26 @@ MODELS: dict[type, st.SearchStrategy[Any]] = {
         text,
         opt(counts),
         opt(st.booleans()),
-        extra=extras("id", "name", "usersCount", "isDefaultTeam"),
+        opt(text),
+        opt(text),
+        opt(st.integers(-(2**63), 2**63 - 1)),
+        opt(counts),
+        extra=extras(
+            "id",
+            "name",
+            "usersCount",
+            "isDefaultTeam",
+            "organizationId",
+            "syncedGroupId",
+            "seatCap",
+            "pendingInvitationsCount",
+        ),
     ),
     TeamInfo: st.builds(TeamInfo, text, text, extra=extras("id", "name")),
     License: st.builds(
         License,
-        opt(whole_moments),
-        opt(whole_moments),
+        opt(st.integers(-(2**63), 2**63 - 1)),
+        opt(st.integers(-(2**63), 2**63 - 1)),
         opt(counts),
         opt(counts),
         opt(text),
@@ -154,9 +166,12 @@ MODELS: dict[type, st.SearchStrategy[Any]] = {
         text,
         text,
         st.booleans(),
+        opt(st.builds(Team, text, text, extra=extras("id", "name"))),
         opt(moments),
         opt(moments),
-        extra=extras("id", "username", "email", "role", "verified", "deactivatedAt", "updatedAt"),
+        extra=extras(
+            "id", "username", "email", "role", "verified", "team", "deactivatedAt", "updatedAt"
+        ),
     ),
     UserInfo: st.builds(
         UserInfo,

@@ -131,7 +131,11 @@ async def connect(args: argparse.Namespace) -> AsyncIterator[TabnineClient]:
     from ..testing import serve_fake_tabnine
 
     async with serve_fake_tabnine(
-        teams=args.fake_teams, users=args.fake_users, seed=args.fake_seed
+        teams=args.fake_teams,
+        users=args.fake_users,
+        seed=args.fake_seed,
+        version=args.fake_version,
+        agent_license=not args.fake_no_agent_license,
     ) as fake:
         if not args.quiet:
             note(

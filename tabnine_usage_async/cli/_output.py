@@ -16,7 +16,7 @@ import attrs
 from ..windows import format_datetime
 from ._terminal import visible
 
-__all__ = ["READ_FORMATS", "Table", "emit", "fields", "model_row"]
+__all__ = ["READ_FORMATS", "Table", "emit", "fields", "model_row", "plain"]
 
 READ_FORMATS = ("table", "json", "jsonl", "csv")
 
@@ -42,6 +42,13 @@ def plain(value: Any) -> Any:
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [plain(v) for v in value]
+    if attrs.has(type(value)):
+        # A nested model (a user's team, a bucket's per-model rows): its fields, without extra.
+        return {
+            f.name: plain(getattr(value, f.name))
+            for f in attrs.fields(type(value))
+            if f.name != "extra"
+        }
     return value
 
 

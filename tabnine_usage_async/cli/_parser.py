@@ -11,6 +11,7 @@ from .._version import __version__
 from ..client import DEFAULT_BASE_URL
 from ._backfill import cmd_backfill
 from ._config import ENV_BASE_URL, ENV_TOKEN, FAKE_SEED, FAKE_TEAMS, FAKE_USERS
+from ._current import AGENT_BREAKDOWNS, cmd_agent_usage, cmd_audit_log, cmd_invitations
 from ._errors import PROG, UsageError
 from ._output import READ_FORMATS
 from ._reads import (
@@ -216,6 +217,18 @@ def _add_common_options(parser: argparse.ArgumentParser, *, top_level: bool) -> 
         default=default(FAKE_SEED),
         help=f"same seed, same fake organization (default: {FAKE_SEED})",
     )
+    fake.add_argument(
+        "--fake-version",
+        choices=("6.2", "5.x"),
+        default=default("6.2"),
+        help="Tabnine version the fake plays; 5.x has no v2 or agent usage (default: 6.2)",
+    )
+    fake.add_argument(
+        "--fake-no-agent-license",
+        action="store_true",
+        default=default(False),
+        help="the fake's licence lacks the Agent feature (agent usage answers 403)",
+    )
 
 
 def _add_read_format(parser: argparse.ArgumentParser) -> None:
@@ -334,8 +347,70 @@ def build_parser() -> argparse.ArgumentParser:
     usage.add_argument(
         "--granularity", default="daily", help="all, daily, weekly or monthly (default: daily)"
     )
+    usage.add_argument(
+        "--api",
+        choices=("auto", "v1", "v2"),
+        default="auto",
+        help=(
+            "usage endpoints: v2 (Tabnine 6.2+), v1 (legacy; frozen at the upgrade on 6.2+), or "
+            "auto: v2 when the server has it (default: auto)"
+        ),
+    )
     _add_read_format(usage)
     usage.set_defaults(handler=cmd_usage)
+
+    agent = commands.add_parser(
+        "agent-usage",
+        parents=[common],
+        help="agent tokens and cost of the organization, a team or a user (Tabnine 6.2+)",
+    )
+    agent_target = agent.add_mutually_exclusive_group(required=True)
+    agent_target.add_argument("--organization", action="store_true", help="the organization")
+    agent_target.add_argument("--team", metavar="ID", help="one team")
+    agent_target.add_argument("--user", metavar="ID", help="one user")
+    agent.add_argument("--start", required=True, help="YYYY-MM-DD or RFC 3339")
+    agent.add_argument("--end", required=True, help="end (exclusive), YYYY-MM-DD or RFC 3339")
+    agent.add_argument(
+        "--granularity", default="daily", help="all, daily, weekly or monthly (default: daily)"
+    )
+    agent.add_argument(
+        "--by",
+        choices=AGENT_BREAKDOWNS,
+        default="point",
+        help="one row per period, per period and model, or per period and agent type",
+    )
+    _add_read_format(agent)
+    agent.set_defaults(handler=cmd_agent_usage)
+
+    audit = commands.add_parser(
+        "audit-log",
+        parents=[common],
+        help="the organization's audit events (Tabnine 6.2+)",
+        description=(
+            "Audit events, newest first by default. --format csv streams the server's own CSV "
+            "export (to stdout, or atomically to --output)."
+        ),
+    )
+    audit.add_argument("--since", metavar="WHEN", help="first moment, YYYY-MM-DD or RFC 3339")
+    audit.add_argument("--until", metavar="WHEN", help="end (exclusive), YYYY-MM-DD or RFC 3339")
+    audit.add_argument("--event-type", metavar="TYPE", help="e.g. team_member.added")
+    audit.add_argument("--actor-id", metavar="ID", help="events by this actor")
+    audit.add_argument("--actor-email", metavar="EMAIL", help="events by this actor")
+    audit.add_argument("--resource-type", metavar="TYPE", help="team, user, role, organization")
+    audit.add_argument("--resource-id", metavar="ID", help="events on this resource")
+    audit.add_argument("--sort", choices=("desc", "asc"), default="desc", help="(default: desc)")
+    audit.add_argument(
+        "--output", "-o", type=Path, default=None, help="with --format csv: write to this file"
+    )
+    _add_read_format(audit)
+    audit.set_defaults(handler=cmd_audit_log)
+
+    invitations = commands.add_parser(
+        "invitations", parents=[common], help="pending invitations (Tabnine 6.2+)"
+    )
+    invitations.add_argument("--team", metavar="ID", help="one team's invitations")
+    _add_read_format(invitations)
+    invitations.set_defaults(handler=cmd_invitations)
 
     license_ = commands.add_parser("license", parents=[common], help="the installation's license")
     _add_read_format(license_)

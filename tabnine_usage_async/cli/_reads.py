@@ -1,5 +1,6 @@
 """The read subcommands: ``org``, ``teams``, ``users``, ``usage``, ``license``, ``utilization``
-and ``admins``. Each prints its result on stdout in the chosen ``--format``."""
+and ``admins`` (the 6.2-only reads are in ``_current``). Each prints its result on stdout in the
+chosen ``--format``."""
 
 from __future__ import annotations
 
@@ -71,32 +72,55 @@ async def _all_users(client: TabnineClient, columns: Sequence[str]) -> list[dict
 
 
 async def cmd_usage(args: argparse.Namespace, run: Run) -> int:
-    """``usage``: one row per period for the organization, a team or a user."""
+    """``usage``: one row per period for the organization, a team or a user.
+
+    ``--api auto`` (the default) reads v2 when the server has it (Tabnine 6.2 and later, whose
+    v1 answers are frozen at the upgrade) and v1 otherwise; ``--api v1`` / ``v2`` choose.
+    """
+    from ._current import usage_v2_table
+
     start, end = resolve_range(args.start, args.end)
     granularity = parse_granularity(args.granularity)
     async with connect(args) as client:
-        if args.team is not None:
-            report = await client.get_team_usage(args.team, start, end, granularity)
-            records = records_from_report(
-                report, scope="team", organization_id=report.organization_id, team_id=args.team
-            )
-        elif args.user is not None:
-            report = await client.get_user_usage(args.user, start, end, granularity)
-            records = records_from_report(
-                report, scope="user", organization_id=report.organization_id, user_id=args.user
-            )
+        api = args.api
+        if api == "auto":
+            api = "v2" if await client.supports_v2_usage() else "v1"
+        if api == "v2":
+            table = await usage_v2_table(client, args, start, end, granularity)
         else:
-            report = await client.get_organization_usage(start, end, granularity)
-            records = records_from_report(
-                report, scope="organization", organization_id=report.organization_id
-            )
-    emit(Table(RECORD_FIELDS, [r.to_row() for r in records]), args.format)
+            table = await _usage_v1_table(client, args, start, end, granularity)
+    emit(table, args.format)
     return EXIT_OK
 
 
+async def _usage_v1_table(
+    client: TabnineClient, args: argparse.Namespace, start: Any, end: Any, granularity: Any
+) -> Table:
+    if args.team is not None:
+        report = await client.get_team_usage(args.team, start, end, granularity)
+        records = records_from_report(
+            report, scope="team", organization_id=report.organization_id, team_id=args.team
+        )
+    elif args.user is not None:
+        report = await client.get_user_usage(args.user, start, end, granularity)
+        records = records_from_report(
+            report, scope="user", organization_id=report.organization_id, user_id=args.user
+        )
+    else:
+        report = await client.get_organization_usage(start, end, granularity)
+        records = records_from_report(
+            report, scope="organization", organization_id=report.organization_id
+        )
+    return Table(RECORD_FIELDS, [r.to_row() for r in records])
+
+
 async def cmd_license(args: argparse.Namespace, run: Run) -> int:
-    """``license``: the installation's license."""
-    return await _show_one(args, License, lambda client: client.get_license())
+    """``license``: the installation's license, its timestamps also as date-times."""
+    async with connect(args) as client:
+        found = await client.get_license()
+    columns = ("expires_at", "issued_at", *fields(License))
+    emit(Table(columns, [model_row(found, columns)], single=True), args.format)
+    return EXIT_OK
 
 
 async def cmd_utilization(args: argparse.Namespace, run: Run) -> int:

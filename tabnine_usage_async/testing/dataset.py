@@ -19,6 +19,8 @@ deactivated. Usage is computed lazily by :class:`~.usage.UsageEngine`.
 from __future__ import annotations
 
 import base64
+import dataclasses
+import hashlib
 import random
 import uuid
 from collections.abc import Sequence
@@ -27,7 +29,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Literal
 
 from ._names import COMPANIES, FIRST_NAMES, LAST_NAMES, TEAM_NAMES
+from ._timefmt import midnight
+from .roster import audit_events, invitations
 from .usage import Granularity, UsageEngine, block_json, day_span, split_periods
+from .usage_v2 import V2Engine, agent_point_json, v2_bucket_json
 
 __all__ = [
     "DEFAULT_TODAY",
@@ -45,6 +50,8 @@ Scope = Literal["organization", "team", "user"]
 #: the last 12 months of account utilizations) count back from it, never from the wall clock.
 DEFAULT_TODAY = date(2026, 1, 15)
 
+_IDES = ("vscode", "intellij", "vscode,intellij", "eclipse", "visualstudio")
+_LANGUAGES = ("python", "typescript", "java", "go", "csharp", "rust", "kotlin")
 _ROLES_WEIGHTS = (("Member", 90), ("Manager", 7), ("Admin", 3))
 _ACTIVITY_WEIGHTS = (8, 22, 30, 25, 15)  # dormant, rare, light, regular, heavy
 
@@ -130,6 +137,10 @@ def _at(day: date, rng: random.Random) -> datetime:
     return datetime.combine(day, time(tzinfo=timezone.utc)) + timedelta(seconds=seconds)
 
 
+def _mask(indexes: Sequence[int]) -> int:
+    return sum(1 << index for index in set(indexes))
+
+
 def _email_local(first: str, last: str) -> str:
     return "".join(c for c in f"{first}.{last}".lower() if c.isalnum() or c == ".")
 
@@ -171,16 +182,27 @@ class Dataset:
             created_at=_at(org_created, rng),
         )
         team_ids = [_uuid(rng) for _ in range(teams + empty_teams)]
+        self._team_order = team_ids
+        self._default_teams = teams
         self.users: tuple[User, ...] = self._make_users(rng, users, teams, team_ids, org_created)
-        self.teams: tuple[Team, ...] = self._make_teams(team_ids, teams)
+        self._now = midnight(today + timedelta(days=1))
+        # Corrections as (day, user indexes or None for everyone, revision), replayed on rebuild.
+        self._corrections: list[tuple[date, tuple[int, ...] | None, int]] = []
+        self._events: list[dict[str, Any]] | None = None
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        """Derive teams, lookups, masks and the usage engines from ``self.users``."""
+        self.teams: tuple[Team, ...] = self._make_teams(self._team_order, self._default_teams)
         self._users_by_id = {user.id: user for user in self.users}
+        self._users_by_email = {user.email.casefold(): user for user in self.users}
         self._teams_by_id = {team.id: team for team in self.teams}
         self._team_masks = {
             team.id: sum(1 << self._users_by_id[uid].index for uid in team.member_ids)
             for team in self.teams
         }
         self._engine = UsageEngine(
-            seed=seed,
+            seed=self.seed,
             activity_classes=self._activity_classes,
             chatters=self._chatters,
             verified=[user.verified for user in self.users],
@@ -189,8 +211,14 @@ class Dataset:
                 None if user.deactivated_at is None else user.deactivated_at.date().toordinal()
                 for user in self.users
             ],
-            today=today,
+            today=self.today,
         )
+        self._v2 = V2Engine(self._engine)
+        for day, indexes, revision in self._corrections:
+            mask = self._engine.all_users_mask if indexes is None else _mask(indexes)
+            self._engine.correct(day.toordinal(), mask, revision)
+        self._apply_clock()
+        self._events = None
 
     def _make_users(
         self,
@@ -291,6 +319,98 @@ class Dataset:
             for position, tid in enumerate(team_ids)
         )
 
+    # Clock, corrections and roster changes ----------------------------------------------------
+
+    @property
+    def now(self) -> datetime:
+        """The dataset's clock: no activity or audit event lies at or after it.
+
+        By default midnight after ``today``. A day that ``now`` cuts is partial: only the users
+        whose day was complete by then (a per-user, per-day slot of 45 minutes) count, so a
+        period that has not ended holds part of its final numbers.
+        """
+        return self._now
+
+    def set_now(self, moment: datetime) -> None:
+        """Move the clock to ``moment`` (an aware datetime); every derived number follows."""
+        if moment.tzinfo is None:
+            raise ValueError("now must be an aware datetime")
+        self._now = moment.astimezone(timezone.utc)
+        self._apply_clock()
+        self._events = None
+
+    def _apply_clock(self) -> None:
+        last = (self._now - timedelta(microseconds=1)).date()
+        elapsed = (self._now - midnight(self._now.date())).total_seconds()
+        slots = None if elapsed == 0 else int(elapsed * 32 // 86_400)
+        self.today = last
+        self._engine.set_clock(last.toordinal(), slots)
+
+    def correct(
+        self, day: date, user_ids: Sequence[str] | None = None, *, revision: int | None = None
+    ) -> int:
+        """Change past data: re-draw the numbers of ``user_ids`` (default: everyone) on ``day``.
+
+        Every number derived from that day (v1 blocks, v2 buckets, agent usage) changes
+        consistently, as when the live server corrects late-arriving data. Returns the
+        revision used (by default one more than the day's last).
+        """
+        indexes = None if user_ids is None else tuple(self.user(uid).index for uid in user_ids)
+        if revision is None:
+            revision = 1 + max((r for d, _, r in self._corrections if d == day), default=0)
+        if revision < 1:
+            raise ValueError("revision must be positive")
+        self._corrections.append((day, indexes, revision))
+        mask = self._engine.all_users_mask if indexes is None else _mask(indexes)
+        self._engine.correct(day.toordinal(), mask, revision)
+        return revision
+
+    def add_user(
+        self,
+        at: datetime,
+        *,
+        team_ids: Sequence[str] = (),
+        role: str = "Member",
+        verified: bool = True,
+        email: str | None = None,
+        username: str = "New User",
+    ) -> User:
+        """Add a user created at ``at`` (aware) to ``team_ids``; returns it.
+
+        The new user is a regular, chatting user: active on most weekdays from its creation day.
+        """
+        for tid in team_ids:
+            self.team(tid)
+        index = len(self.users)
+        rng = random.Random(f"{self.seed}:added:{index}")
+        local = f"new.user{index}"
+        user = User(
+            index=index,
+            id=_uuid(rng),
+            email=email or f"{local}@{self.organization.domain}",
+            username=username,
+            role=role,
+            verified=verified,
+            created_at=at.astimezone(timezone.utc),
+            updated_at=at.astimezone(timezone.utc),
+            deactivated_at=None,
+            team_ids=tuple(dict.fromkeys(team_ids)),
+        )
+        self.users = (*self.users, user)
+        self._activity_classes.append(3)
+        self._chatters.append(True)
+        self._rebuild()
+        return user
+
+    def deactivate_user(self, user_id: str, at: datetime) -> User:
+        """Deactivate a user at ``at`` (aware): no activity from that day on; returns it."""
+        old = self.user(user_id)
+        moment = at.astimezone(timezone.utc)
+        new = dataclasses.replace(old, deactivated_at=moment, updated_at=moment)
+        self.users = tuple(new if u.index == old.index else u for u in self.users)
+        self._rebuild()
+        return new
+
     # Ground-truth lookups -------------------------------------------------------------------
 
     def user(self, user_id: str) -> User:
@@ -327,8 +447,8 @@ class Dataset:
             "invited": sum(1 for u in members if u.active and not u.verified),
         }
 
-    def license(self) -> dict[str, Any]:
-        """The ``license`` object of ``GET /api/v1/license``."""
+    def license(self, *, agent: bool = True) -> dict[str, Any]:
+        """The ``license`` object of ``GET /api/v1/license`` (``agent``: with the Agent feature)."""
         seats = max(50, -(-len(self.users) // 50) * 50)
         issued = self.organization.created_at.replace(hour=0, minute=0, second=0)
         expires = datetime.combine(
@@ -339,7 +459,8 @@ class Dataset:
             "seats": seats,
             "seatsCap": seats * 11,
             "audience": "idp-new",
-            "features": ["chat", "chat_models", "local_retrieval", "remote_indexing"],
+            "features": ["chat", "chat_models", "local_retrieval", "remote_indexing"]
+            + (["agent"] if agent else []),
             "settings": {"chatModel": {"type": "Private"}},
             "iat": int(issued.timestamp()),
         }
@@ -410,19 +531,139 @@ class Dataset:
         start: datetime,
         end: datetime,
         granularity: Granularity,
+        *,
+        v1_cutover: date | None = None,
     ) -> list[dict[str, Any]]:
         """The exact wire JSON usage blocks the server returns for this request.
 
         ``start`` and ``end`` are aware datetimes; blocks cover ``[start, end)`` clipped to it.
-        ``KeyError`` when the entity is unknown.
+        With ``v1_cutover`` (a 6.2 server's upgrade day) days from it on count as inactive, as
+        the legacy v1 endpoints of a 6.2 server never learn of them. ``KeyError`` when the
+        entity is unknown.
         """
         members, cache_key = self._members(scope, entity_id)
+        stop = None if v1_cutover is None else v1_cutover.toordinal()
         blocks = []
         for block_start, block_end in split_periods(start, end, granularity):
             first_day, end_day = day_span(block_start, block_end)
+            if stop is not None:
+                end_day = max(first_day, min(end_day, stop))
             totals = self._engine.totals(first_day, end_day, members, cache_key)
             blocks.append(block_json(block_start, block_end, totals))
         return blocks
+
+    def usage_v2_buckets(
+        self,
+        scope: Scope,
+        entity_id: str,
+        start: datetime,
+        end: datetime,
+        granularity: Granularity,
+    ) -> list[dict[str, Any]]:
+        """The exact wire JSON buckets of ``GET /api/v2/{scope}/usage`` for this request.
+
+        Same periods as :meth:`usage_blocks`; per-model rows only for ``granularity="all"``;
+        ``ides`` and ``languages`` only on a user's buckets in which the user was active.
+        ``KeyError`` when the entity is unknown.
+        """
+        members, cache_key = self._members(scope, entity_id)
+        profile = self.user_profile(entity_id) if scope == "user" else None
+        buckets = []
+        for bucket_start, bucket_end in split_periods(start, end, granularity):
+            first_day, end_day = day_span(bucket_start, bucket_end)
+            totals = self._v2.totals(first_day, end_day, members, cache_key)
+            shown = profile if profile is not None and totals.base.active_users else None
+            buckets.append(
+                v2_bucket_json(
+                    bucket_start,
+                    bucket_end,
+                    totals,
+                    with_models=granularity == "all",
+                    ides=None if shown is None else shown[0],
+                    languages=None if shown is None else shown[1],
+                )
+            )
+        return buckets
+
+    def agent_usage_points(
+        self,
+        scope: Scope,
+        entity_id: str,
+        start: datetime,
+        end: datetime,
+        granularity: Granularity,
+    ) -> list[dict[str, Any]]:
+        """The exact wire JSON data points of ``GET /api/v1/{scope}/agent-usage``.
+
+        A point's totals equal the sums of its model breakdown and of its agent-type breakdown
+        (costs to rounding). ``KeyError`` when the entity is unknown.
+        """
+        members, cache_key = self._members(scope, entity_id)
+        points = []
+        for point_start, point_end in split_periods(start, end, granularity):
+            first_day, end_day = day_span(point_start, point_end)
+            totals = self._v2.totals(first_day, end_day, members, cache_key)
+            points.append(agent_point_json(point_start, point_end, totals))
+        return points
+
+    def user_profile(self, user_id: str) -> tuple[str, str]:
+        """``(ides, languages)`` of a user as v2 user buckets show them (comma-separated)."""
+        user = self.user(user_id)
+        digest = hashlib.sha256(f"{self.seed}:{user.index}:profile".encode()).digest()
+        ides = _IDES[digest[0] % len(_IDES)]
+        first, second = digest[1] % len(_LANGUAGES), digest[2] % len(_LANGUAGES)
+        languages = (
+            _LANGUAGES[first] if first == second else f"{_LANGUAGES[first]},{_LANGUAGES[second]}"
+        )
+        return ides, languages
+
+    # 6.2 roster details ---------------------------------------------------------------------
+
+    def team_settings(self, team_id: str) -> tuple[str | None, int | None]:
+        """``(syncedGroupId, seatCap)`` of a team; ``None`` where the team has none."""
+        team = self.team(team_id)
+        digest = hashlib.sha256(f"{self.seed}:{team.id}:settings".encode()).digest()
+        synced = None if team.is_default or digest[0] % 3 else f"okta-{digest[1:7].hex()}"
+        cap = None
+        if not team.is_default and digest[8] % 4 == 0:
+            cap = (len(team.member_ids) // 10 + 1 + digest[9] % 3) * 10
+        return synced, cap
+
+    def team_json(self, team_id: str, *, version: str = "6.2") -> dict[str, Any]:
+        """A team as the 6.2 ``Team`` schema writes it (``version="5.x"``: the older fields)."""
+        team = self.team(team_id)
+        body: dict[str, Any] = {
+            "id": team.id,
+            "name": team.name,
+            "usersCount": len(team.member_ids),
+            "isDefaultTeam": team.is_default,
+        }
+        if version == "5.x":
+            return body
+        synced, cap = self.team_settings(team_id)
+        body["organizationId"] = self.organization.id
+        body["syncedGroupId"] = synced
+        if cap is not None:
+            body["seatCap"] = cap
+        body["pendingInvitationsCount"] = self.team_utilization(team_id)["invited"]
+        return body
+
+    def user_by_email(self, email: str) -> User:
+        """The user with ``email`` (case-insensitive); ``KeyError`` when unknown."""
+        return self._users_by_email[email.casefold()]
+
+    def audit_events(self) -> list[dict[str, Any]]:
+        """Every audit event before ``now``, oldest first, as ``AuditLogEvent`` JSON.
+
+        They agree with the roster: see :mod:`tabnine_usage_async.testing.roster`.
+        """
+        if self._events is None:
+            self._events = audit_events(self)
+        return self._events
+
+    def invitations(self, team_id: str | None = None) -> list[dict[str, Any]]:
+        """Pending invitations (``Invitation`` JSON), of one team or all, in paging order."""
+        return invitations(self, team_id)
 
     def user_day_metrics(self, user_id: str, day: date) -> UserDayMetrics:
         """One user's raw numbers on ``day`` (the building block of every usage number)."""

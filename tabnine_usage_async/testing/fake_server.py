@@ -21,27 +21,32 @@ Use :func:`tabnine_usage_async.testing.serve_fake_tabnine` rather than this modu
 from __future__ import annotations
 
 import asyncio
-import json
 import zlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from datetime import date, datetime
+from typing import Any, Literal, TypeVar
 
 from aiohttp import web
 
-from ._timefmt import format_timestamp, parse_request_datetime
+from ._http import ApiError, json_response, parse_bool, parse_int, parse_range, require
+from ._routes62 import CURRENT_ROUTES, Routes62
+from ._timefmt import format_timestamp
 from .dataset import Dataset, Scope, User
 from .faults import FaultConfig, FaultKind, FaultPlanner, ScriptedFault, request_key
 from .stats import RequestRecord, ServerStats
 from .throttle import Latency, RateLimiter, SlowBody
-from .usage import GRANULARITIES
+from .usage import Granularity
 
-__all__ = ["ApiError", "FakeServerConfig", "FakeTabnineApp"]
+__all__ = ["VERSIONS", "ApiError", "FakeServerConfig", "FakeTabnineApp", "Version"]
+
+Version = Literal["6.2", "5.x"]
+#: The server versions the fake can play: a current 6.2 server or an older private installation.
+VERSIONS: tuple[Version, ...] = ("6.2", "5.x")
 
 T = TypeVar("T")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-_JSON = "application/json"
 _PROXY_PAGE = (
     "<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r\n"
     "<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
@@ -52,43 +57,19 @@ _ABORTED = 499
 _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
-class ApiError(Exception):
-    """An error answer: ``status`` with the envelope ``{"error": {message, errors, status}}``."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        errors: Sequence[str] = (),
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.errors = list(errors) or [message]
-        self.headers = dict(headers or {})
-
-    def response(self) -> web.Response:
-        """The error as a JSON response."""
-        body = {"error": {"message": self.message, "errors": self.errors, "status": self.status}}
-        return _json_response(body, status=self.status, headers=self.headers)
-
-
-def _json_response(
-    payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
-) -> web.Response:
-    body = json.dumps(payload, separators=(",", ":")).encode()
-    return web.Response(
-        body=body, status=status, headers=headers, content_type=_JSON, charset="utf-8"
-    )
-
-
 @dataclass(frozen=True)
 class FakeServerConfig:
     """Behaviour switches of the fake server; everything is off by default.
 
     ``max_page_size`` caps ``limit``; ``short_pages`` makes pages deterministically shorter than
     the limit (never empty while items remain); ``rate_limit`` is requests per second.
+
+    ``version="6.2"`` (the default) serves the 6.2 routes; ``"5.x"`` plays an older private
+    installation, whose 6.2-only routes answer 404 and whose teams and users lack the 6.2
+    fields. ``v1_cutover`` is the day a 6.2 server was upgraded: its v1 usage endpoints count
+    no activity from that day on (``None``: upgraded after the last day of data, so v1 is
+    complete). ``agent_license=False`` drops the Agent feature: agent usage answers 403
+    ``FEATURE_NOT_AVAILABLE``.
     """
 
     token: str
@@ -100,34 +81,15 @@ class FakeServerConfig:
     rate_limit: float | None = None
     faults: FaultConfig | None = None
     scripted: tuple[ScriptedFault, ...] = field(default_factory=tuple)
+    version: Version = "6.2"
+    v1_cutover: date | None = None
+    agent_license: bool = True
 
     def __post_init__(self) -> None:
         if self.max_page_size < 1 or self.default_page_size < 1:
             raise ValueError("max_page_size and default_page_size must be positive")
-
-
-# Parameter parsing -----------------------------------------------------------------------------
-
-
-def _require(request: web.Request, *names: str) -> dict[str, str]:
-    missing = [name for name in names if not request.query.get(name)]
-    if missing:
-        raise ApiError(400, "Validation error", [f"{name} is required" for name in missing])
-    return {name: request.query[name] for name in names}
-
-
-def _int(name: str, text: str, minimum: int) -> int:
-    if not text.isdigit() or int(text) < minimum:
-        kind = "a positive integer" if minimum > 0 else "a non-negative integer"
-        raise ApiError(400, "Validation error", [f"{name} must be {kind}"])
-    return int(text)
-
-
-def _bool(name: str, text: str) -> bool:
-    lowered = text.lower()
-    if lowered not in ("true", "false"):
-        raise ApiError(400, "Validation error", [f"{name} must be true or false"])
-    return lowered == "true"
+        if self.version not in VERSIONS:
+            raise ValueError(f"version must be one of {', '.join(VERSIONS)}")
 
 
 def _user_json(user: User) -> dict[str, Any]:
@@ -142,6 +104,38 @@ def _user_json(user: User) -> dict[str, Any]:
         "createdAt": format_timestamp(user.created_at),
         "updatedAt": format_timestamp(user.updated_at),
     }
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone")
+    return moment
+
+
+def apply_control(dataset: Dataset, action: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+    """Apply one control action (``clock``, ``correct``, ``add-user``, ``deactivate-user``)."""
+    if action == "clock":
+        dataset.set_now(_moment(payload["now"]))
+        return {"now": format_timestamp(dataset.now)}
+    if action == "correct":
+        revision = dataset.correct(
+            date.fromisoformat(payload["day"]),
+            payload.get("userIds"),
+            revision=payload.get("revision"),
+        )
+        return {"revision": revision}
+    if action == "add-user":
+        user = dataset.add_user(
+            _moment(payload["at"]),
+            team_ids=payload.get("teamIds") or (),
+            role=payload.get("role") or "Member",
+        )
+        return {"id": user.id}
+    if action == "deactivate-user":
+        user = dataset.deactivate_user(payload["userId"], _moment(payload["at"]))
+        return {"id": user.id}
+    raise ValueError(f"unknown control action {action!r}")
 
 
 class FakeTabnineApp:
@@ -195,10 +189,14 @@ class FakeTabnineApp:
             ("/api/v1/user/usage", self._user_usage),
             ("/api/v1/user/{user_id}", self._user),
         ]
+        if self.config.version == "6.2":
+            # First: the v1 templates below would swallow ``/api/v1/team/agent-usage``.
+            Routes62(self).add_to(self.app.router)
         for path, handler in api:
             self.app.router.add_get(path, self._wrap(handler), allow_head=False)
         self.app.router.add_get("/__fake__/stats", self._stats_view, allow_head=False)
         self.app.router.add_post("/__fake__/reset-stats", self._reset_stats)
+        self.app.router.add_post("/__fake__/{action}", self._control)
 
     @staticmethod
     def _wrap(handler: Callable[[web.Request], web.Response]) -> Handler:
@@ -208,11 +206,20 @@ class FakeTabnineApp:
         return endpoint
 
     async def _stats_view(self, request: web.Request) -> web.StreamResponse:
-        return _json_response(self.stats.to_json(include_log=request.query.get("log") != "0"))
+        return json_response(self.stats.to_json(include_log=request.query.get("log") != "0"))
 
     async def _reset_stats(self, request: web.Request) -> web.StreamResponse:
         self.stats.reset(self.now())
-        return _json_response({"reset": True})
+        return json_response({"reset": True})
+
+    async def _control(self, request: web.Request) -> web.StreamResponse:
+        """Drive the dataset from another process: clock, corrections and roster changes."""
+        try:
+            payload = await request.json()
+            answer = apply_control(self.dataset, request.match_info["action"], payload)
+        except (KeyError, TypeError, ValueError) as error:
+            return json_response({"error": str(error)}, status=400)
+        return json_response(answer)
 
     # The pipeline: stats, latency, faults, rate limit, auth, handler, body delivery ---------
 
@@ -255,7 +262,7 @@ class FakeTabnineApp:
         fault = self.planner.decide(request.method, route, request.path, query)
         if fault is not None:
             self.stats.fault_injected(fault, request.path, self.now())
-            early = await self._early_fault(request, fault)
+            early = await self._early_fault(request, fault, route in CURRENT_ROUTES)
             if early is not None:
                 return early
         if self._limiter is not None:
@@ -264,24 +271,26 @@ class FakeTabnineApp:
                 self.stats.fault_injected("rate_limit", request.path, self.now())
                 return ApiError(
                     429, "Too Many Requests", ["Rate limit exceeded"], {"Retry-After": str(wait)}
-                ).response()
-        response = await self._answer(request, handler)
+                ).response(current=route in CURRENT_ROUTES)
+        response = await self._answer(request, handler, route in CURRENT_ROUTES)
         if fault == "truncated":
             return await self._truncate(request, response)
         if self.config.slow_body is not None and isinstance(response, web.Response):
             return await self._trickle(request, response, self.config.slow_body)
         return response
 
-    async def _answer(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def _answer(
+        self, request: web.Request, handler: Handler, current: bool
+    ) -> web.StreamResponse:
         try:
             self._authenticate(request)
             return await handler(request)
         except ApiError as error:
-            return error.response()
+            return error.response(current=current)
         except web.HTTPNotFound:
             return ApiError(404, "Not Found", [f"Cannot GET {request.path}"]).response()
         except web.HTTPMethodNotAllowed:
-            return ApiError(405, "Method Not Allowed").response()
+            return ApiError(405, "Method Not Allowed").response(current=current)
 
     def _authenticate(self, request: web.Request) -> None:
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
@@ -289,16 +298,17 @@ class FakeTabnineApp:
             raise ApiError(401, "Unauthorized", ["Invalid or missing access token"])
 
     async def _early_fault(
-        self, request: web.Request, fault: FaultKind
+        self, request: web.Request, fault: FaultKind, current: bool
     ) -> web.StreamResponse | None:
         """Answer a fault that replaces the response; ``None`` for those that alter it later."""
         config = self.config.faults or FaultConfig()
         if fault == "429":
             headers = {"Retry-After": str(config.retry_after)}
-            return ApiError(429, "Too Many Requests", ["Rate limit exceeded"], headers).response()
+            error = ApiError(429, "Too Many Requests", ["Rate limit exceeded"], headers)
+            return error.response(current=current)
         if fault in ("500", "502", "503"):
             status = int(fault)
-            return ApiError(status, _REASONS[status]).response()
+            return ApiError(status, _REASONS[status]).response(current=current)
         if fault == "proxy_html":
             return web.Response(text=_PROXY_PAGE, status=502, content_type="text/html")
         if fault == "reset":
@@ -342,22 +352,24 @@ class FakeTabnineApp:
 
     # Helpers for handlers ------------------------------------------------------------------------
 
-    def _check_org(self, request: web.Request, required: bool = True) -> None:
+    def check_org(self, request: web.Request, required: bool = True) -> None:
+        """401 "Invalid organization" unless ``organizationId`` names the organization."""
         given = request.query.get("organizationId")
         if given is None and not required:
             return
         if given != self.dataset.organization.id:
             raise ApiError(401, "Invalid organization")
 
-    def _page(self, request: web.Request, items: Sequence[T], *, required: bool) -> dict[str, Any]:
+    def page(self, request: web.Request, items: Sequence[T], *, required: bool) -> dict[str, Any]:
+        """One ``{data, meta}`` page of ``items`` for the request's ``offset`` and ``limit``."""
         if required:
-            raw = _require(request, "offset", "limit")
+            raw = require(request, "offset", "limit")
             offset_text, limit_text = raw["offset"], raw["limit"]
         else:
             offset_text = request.query.get("offset", "0")
             limit_text = request.query.get("limit", str(self.config.default_page_size))
-        offset = _int("offset", offset_text, 0)
-        limit = min(_int("limit", limit_text, 1), self.config.max_page_size)
+        offset = parse_int("offset", offset_text, 0)
+        limit = min(parse_int("limit", limit_text, 1), self.config.max_page_size)
         size = limit
         if self.config.short_pages and limit >= 2:
             salt = zlib.crc32(f"{request.path}:{offset}".encode())
@@ -371,47 +383,38 @@ class FakeTabnineApp:
             meta["next"] = None
         return {"data": page, "meta": meta}
 
-    def _usage(self, request: web.Request, scope: Scope, id_param: str | None) -> web.Response:
-        self._check_org(request)
+    def usage_request(
+        self, request: web.Request, scope: Scope, id_param: str | None
+    ) -> tuple[str, datetime, datetime, Granularity, dict[str, Any]]:
+        """Validate a usage request: entity id, range, granularity and the body's head."""
+        self.check_org(request)
         names = ([id_param] if id_param else []) + ["from", "to", "granularity"]
-        params = _require(request, *names)
-        errors = []
-        moments = {}
-        for name in ("from", "to"):
-            try:
-                moments[name] = parse_request_datetime(params[name])
-            except ValueError as error:
-                errors.append(f"{name}: {error}")
-        if errors:
-            raise ApiError(400, "Validation error", errors)
-        start, end = moments["from"], moments["to"]
-        if end <= start:
-            raise ApiError(400, "Validation error", ["to must be later than from"])
-        granularity = params["granularity"]
-        if granularity not in GRANULARITIES:
-            choices = ", ".join(GRANULARITIES)
-            raise ApiError(400, "Validation error", [f"granularity must be one of: {choices}"])
+        params = require(request, *names)
+        start, end, granularity = parse_range(params)
         organization_id = self.dataset.organization.id
         entity = params[id_param] if id_param else organization_id
+        head: dict[str, Any] = {"organizationId": organization_id}
+        if id_param:
+            head[id_param] = entity
+        head.update({"from": format_timestamp(start), "to": format_timestamp(end)})
+        return entity, start, end, granularity, head
+
+    def _usage(self, request: web.Request, scope: Scope, id_param: str | None) -> web.Response:
+        entity, start, end, granularity, body = self.usage_request(request, scope, id_param)
+        cutover = self.config.v1_cutover if self.config.version == "6.2" else None
         try:
-            blocks = self.dataset.usage_blocks(scope, entity, start, end, granularity)
+            blocks = self.dataset.usage_blocks(
+                scope, entity, start, end, granularity, v1_cutover=cutover
+            )
         except KeyError:
             raise ApiError(
                 404, f"{scope.capitalize()} not found", [f"{entity} not found"]
             ) from None
-        body: dict[str, Any] = {"organizationId": organization_id}
-        if id_param:
-            body[id_param] = entity
-        body.update(
-            {
-                "from": format_timestamp(start),
-                "to": format_timestamp(end),
-                "usage": {"granularity": granularity, "data": blocks},
-            }
-        )
-        return _json_response(body)
+        body["usage"] = {"granularity": granularity, "data": blocks}
+        return json_response(body)
 
-    def _find_team(self, team_id: str) -> Any:
+    def find_team(self, team_id: str) -> Any:
+        """The dataset's team; 404 when unknown."""
         try:
             return self.dataset.team(team_id)
         except KeyError:
@@ -421,7 +424,7 @@ class FakeTabnineApp:
 
     def _organization(self, request: web.Request) -> web.Response:
         org = self.dataset.organization
-        return _json_response(
+        return json_response(
             {
                 "publicKey": org.public_key,
                 "samlEnabled": org.saml_enabled,
@@ -435,19 +438,12 @@ class FakeTabnineApp:
         )
 
     def _teams(self, request: web.Request) -> web.Response:
-        teams = [
-            {
-                "id": team.id,
-                "name": team.name,
-                "usersCount": len(team.member_ids),
-                "isDefaultTeam": team.is_default,
-            }
-            for team in self.dataset.teams
-        ]
-        return _json_response(self._page(request, teams, required=False))
+        version = self.config.version
+        teams = [self.dataset.team_json(team.id, version=version) for team in self.dataset.teams]
+        return json_response(self.page(request, teams, required=False))
 
     def _license(self, request: web.Request) -> web.Response:
-        return _json_response({"license": self.dataset.license()})
+        return json_response({"license": self.dataset.license(agent=self.config.agent_license)})
 
     def _account_utilizations(self, request: web.Request) -> web.Response:
         text = request.query.get("startDate")
@@ -458,13 +454,13 @@ class FakeTabnineApp:
             if not (valid and year.isdigit() and month.isdigit() and 1 <= int(month) <= 12):
                 raise ApiError(400, "Validation error", ["startDate must look like YYYY-MM"])
             start = (int(year), int(month))
-        return _json_response(self.dataset.account_utilizations(start))
+        return json_response(self.dataset.account_utilizations(start))
 
     def _permissions(self, request: web.Request) -> web.Response:
-        role = _require(request, "role")["role"]
+        role = require(request, "role")["role"]
         org_id = self.dataset.organization.id
         users = self.dataset.users_with_role(role)
-        return _json_response([{"username": u.email, "organizationId": org_id} for u in users])
+        return json_response([{"username": u.email, "organizationId": org_id} for u in users])
 
     def _org_usage(self, request: web.Request) -> web.Response:
         return self._usage(request, "organization", None)
@@ -476,32 +472,38 @@ class FakeTabnineApp:
         return self._usage(request, "user", "userId")
 
     def _org_users(self, request: web.Request) -> web.Response:
-        self._check_org(request, required=False)
-        params = _require(request, "offset", "limit", "teamMember", "active")
-        team_member = _bool("teamMember", params["teamMember"])
-        active = _bool("active", params["active"])
+        self.check_org(request, required=False)
+        params = require(request, "offset", "limit", "teamMember", "active")
+        team_member = parse_bool("teamMember", params["teamMember"])
+        active = parse_bool("active", params["active"])
         ids = (
             self.dataset.assigned_user_ids(active)
             if team_member
             else self.dataset.unassigned_user_ids(active)
         )
-        users = [_user_json(self.dataset.user(uid)) for uid in ids]
-        return _json_response(self._page(request, users, required=True))
+        users = [self._org_user_json(self.dataset.user(uid)) for uid in ids]
+        return json_response(self.page(request, users, required=True))
+
+    def _org_user_json(self, user: User) -> dict[str, Any]:
+        body = _user_json(user)
+        if self.config.version == "6.2" and user.team_ids:
+            body["team"] = self.dataset.team_json(user.team_ids[0])
+        return body
 
     def _team_users(self, request: web.Request) -> web.Response:
         team_id = request.match_info["teamId"]
-        page = self._page(request, self._find_team(team_id).member_ids, required=True)
+        page = self.page(request, self.find_team(team_id).member_ids, required=True)
         page["data"] = [_user_json(self.dataset.user(uid)) for uid in page["data"]]
-        return _json_response(page)
+        return json_response(page)
 
     def _team_utilization(self, request: web.Request) -> web.Response:
-        team_id = _require(request, "teamId")["teamId"]
-        self._find_team(team_id)
-        return _json_response(self.dataset.team_utilization(team_id))
+        team_id = require(request, "teamId")["teamId"]
+        self.find_team(team_id)
+        return json_response(self.dataset.team_utilization(team_id))
 
     def _team(self, request: web.Request) -> web.Response:
-        team = self._find_team(request.match_info["teamId"])
-        return _json_response({"id": team.id, "name": team.name})
+        team = self.find_team(request.match_info["teamId"])
+        return json_response({"id": team.id, "name": team.name})
 
     def _user(self, request: web.Request) -> web.Response:
         user_id = request.match_info["user_id"]
@@ -513,7 +515,7 @@ class FakeTabnineApp:
         if user.team_ids:
             first = self.dataset.team(user.team_ids[0])
             teams = {"team_id": first.id, "team_name": first.name}
-        return _json_response(
+        return json_response(
             {
                 "user": {
                     "organization_id": self.dataset.organization.id,

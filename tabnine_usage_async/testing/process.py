@@ -25,8 +25,10 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
+from .fake_server import VERSIONS
 from .faults import ALL_FAULT_KINDS, FaultConfig, FaultKind
 from .server import FakeTabnine, serve_fake_tabnine
 from .throttle import Latency
@@ -94,6 +96,32 @@ def add_fake_server_arguments(parser: argparse.ArgumentParser, *, default_port: 
     parser.add_argument("--max-page-size", type=int, default=100, help="server cap on limit")
     parser.add_argument("--short-pages", action="store_true", help="pages shorter than limit")
     parser.add_argument(
+        "--server-version",
+        dest="version",
+        choices=VERSIONS,
+        default="6.2",
+        help="Tabnine version to play; 5.x lacks the 6.2 routes (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--v1-cutover",
+        type=date.fromisoformat,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="6.2 upgrade day: v1 usage counts no activity from it on",
+    )
+    parser.add_argument(
+        "--no-agent-license",
+        action="store_true",
+        help="licence without the Agent feature (agent usage answers 403)",
+    )
+    parser.add_argument(
+        "--now",
+        type=_moment,
+        default=None,
+        metavar="DATETIME",
+        help="the dataset's clock, e.g. 2026-01-15T12:00:00Z (default: midnight after today)",
+    )
+    parser.add_argument(
         "--json", action="store_true", help="print one JSON line {base_url, token} when ready"
     )
 
@@ -129,7 +157,18 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
         "rate_limit": args.rate_limit,
         "max_page_size": args.max_page_size,
         "short_pages": args.short_pages,
+        "version": args.version,
+        "v1_cutover": args.v1_cutover,
+        "agent_license": not args.no_agent_license,
+        "now": args.now,
     }
+
+
+def _moment(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError("give a time zone, e.g. 2026-01-15T12:00:00Z")
+    return moment
 
 
 def _kind(text: str) -> FaultKind:
@@ -186,11 +225,49 @@ class FakeTabnineProcess:
         with urllib.request.urlopen(request, timeout=10):
             pass
 
+    def _control(self, action: str, payload: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"{self.base_url}/__fake__/{action}",
+            data=json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            answer: dict[str, Any] = json.load(reply)
+        return answer
+
+    def set_now(self, moment: datetime) -> None:
+        """Move the dataset's clock (see ``Dataset.set_now``)."""
+        self._control("clock", {"now": moment.isoformat()})
+
+    def correct(
+        self, day: date, user_ids: Sequence[str] | None = None, revision: int | None = None
+    ) -> int:
+        """Re-draw past data of ``day`` (see ``Dataset.correct``); returns the revision."""
+        payload = {"day": day.isoformat(), "userIds": user_ids, "revision": revision}
+        return int(self._control("correct", payload)["revision"])
+
+    def add_user(self, at: datetime, team_ids: Sequence[str] = (), role: str = "Member") -> str:
+        """Add a user created at ``at`` (see ``Dataset.add_user``); returns its id."""
+        payload = {"at": at.isoformat(), "teamIds": list(team_ids), "role": role}
+        return str(self._control("add-user", payload)["id"])
+
+    def deactivate_user(self, user_id: str, at: datetime) -> None:
+        """Deactivate a user at ``at`` (see ``Dataset.deactivate_user``)."""
+        self._control("deactivate-user", {"userId": user_id, "at": at.isoformat()})
+
+
+_FLAGS = {"version": "--server-version"}
+
 
 def _cli_args(options: dict[str, Any]) -> list[str]:
     args = ["--port", str(options.pop("port", 0)), "--json"]
+    if options.pop("agent_license", True) is False:
+        args.append("--no-agent-license")
     for name, value in options.items():
-        flag = "--" + name.replace("_", "-")
+        flag = _FLAGS.get(name) or "--" + name.replace("_", "-")
+        if isinstance(value, date | datetime):
+            value = value.isoformat()
         if value is True:
             args.append(flag)
         elif value not in (None, False):

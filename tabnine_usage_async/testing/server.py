@@ -6,12 +6,12 @@ import secrets
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from aiohttp import web
 
 from .dataset import DEFAULT_TODAY, Dataset
-from .fake_server import FakeServerConfig, FakeTabnineApp
+from .fake_server import FakeServerConfig, FakeTabnineApp, Version
 from .faults import FaultConfig, ScriptedFault
 from .stats import ServerStats
 from .throttle import Latency, SlowBody
@@ -86,12 +86,18 @@ async def serve_fake_tabnine(
     host: str = "127.0.0.1",
     port: int = 0,
     token: str | None = None,
+    version: Version = "6.2",
+    v1_cutover: date | None = None,
+    agent_license: bool = True,
+    now: datetime | None = None,
 ) -> AsyncIterator[FakeTabnine]:
     """Serve a fake Tabnine API for the duration of the ``async with`` block.
 
     The organization comes from ``dataset`` or is built from ``seed``, ``teams``, ``users``,
     ``empty_teams`` and ``today``. ``latency`` is milliseconds or a :class:`Latency`;
-    ``rate_limit`` is requests per second. Port 0 picks a free port. On exit, handlers that are
+    ``rate_limit`` is requests per second. ``version``, ``v1_cutover`` and ``agent_license``
+    are described in :class:`FakeServerConfig`; ``now`` sets the dataset's clock
+    (:meth:`Dataset.set_now`). Port 0 picks a free port. On exit, handlers that are
     still sleeping (latency, ``timeout`` faults, slow bodies) are woken and the server stops.
 
     Example::
@@ -113,7 +119,12 @@ async def serve_fake_tabnine(
         rate_limit=rate_limit,
         faults=faults,
         scripted=tuple(scripted),
+        version=version,
+        v1_cutover=v1_cutover,
+        agent_license=agent_license,
     )
+    if now is not None:
+        data.set_now(now)
     server = FakeTabnineApp(data, config)
     runner = web.AppRunner(server.app, access_log=None, shutdown_timeout=0.5)
     await runner.setup()

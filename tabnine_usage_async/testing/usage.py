@@ -28,6 +28,8 @@ __all__ = [
     "GRANULARITIES",
     "BlockTotals",
     "Granularity",
+    "below",
+    "weighted",
     "UsageEngine",
     "block_json",
     "day_span",
@@ -54,7 +56,25 @@ _Y = (46, 47, 48)  # chat lines
 _Z = (49, 50, 51, 52)  # chat characters
 _AG = (53, 54, 55)  # agent sessions
 _AT = (56, 57, 58, 59)  # agent tool calls
-_PLANES = 60
+# Appended for the 6.2 endpoints and the clock (see ``usage_v2``); appending keeps every older
+# number unchanged because each plane is hashed from its own number.
+HOUR = (60, 61, 62, 63, 64)  # the slot of the day (0..31) when a user's day is complete
+CHAT_MODEL = (65, 66)  # which of four chat models a user talks to on a day
+CHAT_IN = (67, 68, 69, 70)  # chat input tokens
+CHAT_OUT = (71, 72, 73, 74)  # chat output tokens
+AGENT_MODEL = (75, 76)  # which of four agent models a user drives on a day
+AGENT_CLI = (77, 78)  # both set: the day's agent work ran in the CLI, else in the IDE
+LINES_ADDED = (79, 80, 81, 82, 83)
+LINES_ADDED_ACCEPTED = (84, 85, 86, 87, 88)
+LINES_REMOVED = (89, 90, 91, 92)
+LINES_REMOVED_ACCEPTED = (93, 94, 95, 96)
+AGENT_IN = (97, 98, 99, 100, 101, 102)
+AGENT_OUT = (103, 104, 105, 106, 107)
+AGENT_SESSIONS = _AG
+AGENT_TOOL_CALLS = _AT
+CHAT_INTERACTIONS = _W
+_PLANES = 108
+_SLOTS = 32  # a day has 32 slots of 45 minutes for partial days
 
 _COUNT_FIELDS = (
     "completions",
@@ -100,7 +120,7 @@ class _DayPlanes:
     chat_chars: tuple[int, ...]
 
 
-def _weighted(base: int, planes: Iterable[int]) -> int:
+def weighted(base: int, planes: Iterable[int]) -> int:
     """Sum over members of ``base`` of each member's binary number spelled by ``planes``."""
     return sum((base & plane).bit_count() << k for k, plane in enumerate(planes))
 
@@ -167,6 +187,56 @@ class UsageEngine:
         self._plane_cache: OrderedDict[int, _DayPlanes] = OrderedDict()
         self._block_cache: OrderedDict[tuple[str, int, int], BlockTotals] = OrderedDict()
         self._block_cache_size = 200_000
+        # The clock: days after ``_today`` have no activity; on ``_partial_day`` only users
+        # whose day is complete before slot ``_partial_slots`` count (see ``set_clock``).
+        self._partial_day: int | None = None
+        self._partial_slots = _SLOTS
+        # Corrections: per day, (users mask, revision) applied in order (see ``correct``).
+        self._corrections: dict[int, list[tuple[int, int]]] = {}
+        #: Caches of derived engines (``usage_v2``) cleared with this engine's own caches.
+        self.derived_caches: list[OrderedDict[Any, Any]] = []
+
+    @property
+    def size(self) -> int:
+        """The number of users."""
+        return self._size
+
+    @property
+    def today(self) -> int:
+        """The ordinal of the last day with (possibly partial) activity."""
+        return self._today
+
+    def set_clock(self, today: int, partial_slots: int | None = None) -> None:
+        """Let activity end on day ordinal ``today``; a partial last day shows fewer users.
+
+        With ``partial_slots`` (0..31) the last day counts only the users whose day is complete
+        before that slot of 45 minutes; ``None`` counts the whole day.
+        """
+        self._today = today
+        if partial_slots is None or partial_slots >= _SLOTS:
+            self._partial_day, self._partial_slots = None, _SLOTS
+        else:
+            self._partial_day, self._partial_slots = today, max(0, partial_slots)
+        self.invalidate(planes=False)
+
+    def correct(self, day: int, members: int, revision: int) -> None:
+        """Re-draw ``members``' numbers on day ordinal ``day`` from plane revision ``revision``."""
+        self._corrections.setdefault(day, []).append((members, revision))
+        self._plane_cache.pop(day, None)
+        self.invalidate(planes=False)
+
+    @property
+    def corrections(self) -> dict[int, list[tuple[int, int]]]:
+        """The corrections applied so far, by day ordinal (read-only use)."""
+        return self._corrections
+
+    def invalidate(self, *, planes: bool = True) -> None:
+        """Forget cached totals (and cached planes when ``planes``)."""
+        if planes:
+            self._plane_cache.clear()
+        self._block_cache.clear()
+        for cache in self.derived_caches:
+            cache.clear()
 
     @property
     def all_users_mask(self) -> int:
@@ -178,11 +248,12 @@ class UsageEngine:
         if cached is not None:
             self._plane_cache.move_to_end(day)
             return cached
-        raw = []
-        for plane in range(_PLANES):
-            key = struct.pack("<qqq", self._seed, day, plane)
-            digest = hashlib.shake_128(key).digest(self._nbytes)
-            raw.append(int.from_bytes(digest, "little"))
+        raw = [self._draw(day, plane, 0) for plane in range(_PLANES)]
+        for members, revision in self._corrections.get(day, ()):
+            raw = [
+                (bits & ~members) | (self._draw(day, plane, revision) & members)
+                for plane, bits in enumerate(raw)
+            ]
         useful = tuple(raw[w] & raw[x] for w, x in zip(_W, _X, strict=False))
         planes = _DayPlanes(
             planes=tuple(raw),
@@ -196,6 +267,17 @@ class UsageEngine:
             self._plane_cache.popitem(last=False)
         return planes
 
+    def _draw(self, day: int, plane: int, revision: int) -> int:
+        if revision == 0:
+            key = struct.pack("<qqq", self._seed, day, plane)
+        else:
+            key = struct.pack("<qqqq", self._seed, day, plane, revision)
+        return int.from_bytes(hashlib.shake_128(key).digest(self._nbytes), "little")
+
+    def planes(self, day: int) -> tuple[int, ...]:
+        """The raw bit planes of day ordinal ``day`` (corrections applied)."""
+        return self._planes(day).planes
+
     def day_masks(self, day: int, members: int) -> tuple[int, int, int, int, tuple[int, ...]]:
         """Activity masks (any, code, chat, agent) and summed counts for ``members`` on ``day``."""
         if day > self._today or members == 0:
@@ -205,6 +287,8 @@ class UsageEngine:
             return 0, 0, 0, 0, _ZERO_COUNTS
         dp = self._planes(day)
         p = dp.planes
+        if day == self._partial_day:
+            alive &= below([p[i] for i in HOUR], self._partial_slots, self.all_users_mask)
         a0, a1, a2, a3, a4, a5 = (p[i] for i in _A)
         active = (
             (self._heavy & (a0 | a1))
@@ -222,23 +306,23 @@ class UsageEngine:
         agent = active & p[_G0] & p[_G1]
         completions = (
             code.bit_count()
-            + _weighted(code, (p[i] for i in _Q))
-            + (_weighted(code & self._heavy, (p[i] for i in _R)) << 3)
+            + weighted(code, (p[i] for i in _Q))
+            + (weighted(code & self._heavy, (p[i] for i in _R)) << 3)
         )
-        chat_useful = _weighted(chat, dp.useful)
-        chat_lines = 4 * chat_useful + _weighted(chat, dp.chat_lines)
-        sessions = agent.bit_count() + _weighted(agent, (p[i] for i in _AG))
+        chat_useful = weighted(chat, dp.useful)
+        chat_lines = 4 * chat_useful + weighted(chat, dp.chat_lines)
+        sessions = agent.bit_count() + weighted(agent, (p[i] for i in _AG))
         counts = (
             completions,
-            28 * completions + _weighted(code, (p[i] for i in _S)),
-            45 * completions + _weighted(code, (p[i] for i in _V)),
-            code.bit_count() + _weighted(code, dp.code_lines),
-            chat.bit_count() + _weighted(chat, (p[i] for i in _W)),
+            28 * completions + weighted(code, (p[i] for i in _S)),
+            45 * completions + weighted(code, (p[i] for i in _V)),
+            code.bit_count() + weighted(code, dp.code_lines),
+            chat.bit_count() + weighted(chat, (p[i] for i in _W)),
             chat_useful,
             chat_lines,
-            38 * chat_lines + _weighted(chat, dp.chat_chars),
+            38 * chat_lines + weighted(chat, dp.chat_chars),
             sessions,
-            3 * sessions + _weighted(agent, (p[i] for i in _AT)),
+            3 * sessions + weighted(agent, (p[i] for i in _AT)),
         )
         return active, code, chat, agent, counts
 
@@ -275,6 +359,21 @@ class UsageEngine:
             if len(self._block_cache) > self._block_cache_size:
                 self._block_cache.popitem(last=False)
         return result
+
+
+def below(planes: Sequence[int], bound: int, everyone: int) -> int:
+    """The users whose binary number spelled by ``planes`` (low bit first) is below ``bound``."""
+    if bound >= 1 << len(planes):
+        return everyone
+    result, equal = 0, everyone
+    for position in range(len(planes) - 1, -1, -1):
+        plane = planes[position]
+        if (bound >> position) & 1:
+            result |= equal & ~plane
+            equal &= plane
+        else:
+            equal &= ~plane
+    return result
 
 
 def _ratio(part: int, whole: int) -> float:
