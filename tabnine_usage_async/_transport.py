@@ -13,7 +13,7 @@ import random
 import re
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -48,13 +48,7 @@ from .errors import (
     TransportError,
 )
 
-__all__ = [
-    "DEFAULT_MAX_RESPONSE_BYTES",
-    "STREAM_CHUNK",
-    "ClientStats",
-    "Transport",
-    "stream_get",
-]
+__all__ = ["DEFAULT_MAX_RESPONSE_BYTES", "STREAM_CHUNK", "ClientStats", "Transport"]
 
 logger = logging.getLogger("tabnine_usage_async")
 
@@ -122,6 +116,10 @@ class Transport:
         # Every body is scrubbed of these before anything reads it: servers and proxies echo.
         self._secrets = secret_forms(token, *proxy_credentials(proxy))
         self._timeout = aiohttp.ClientTimeout(total=timeout, connect=min(timeout, 10.0))
+        # A streamed export may take minutes as a whole; each read still has the timeout.
+        self._stream_timeout = aiohttp.ClientTimeout(
+            total=None, connect=self._timeout.connect, sock_read=timeout
+        )
         self._max_concurrency = max_concurrency
         self._policy = retry_policy
         self._session = session
@@ -160,23 +158,65 @@ class Transport:
 
         ``path`` is already percent-encoded; ``endpoint`` is its template, used in errors.
         """
+        url, shown = self._url(path, params)
+        response = await self._with_retries(
+            shown, lambda retry: self._attempt(url, shown, retry, self._headers, None)
+        )
+        return parse_json(response.body, endpoint)
+
+    async def stream_get(
+        self,
+        path: str,
+        params: Mapping[str, str],
+        *,
+        sink: Callable[[bytes], object],
+        accept: str,
+    ) -> int:
+        """GET ``path`` and hand the 2xx body to ``sink`` chunk by chunk; return the bytes written.
+
+        Same limits, retry decisions and errors as ``get_json``, but the body is never held whole:
+        an export of millions of rows streams through. Retries happen only while no byte has
+        reached ``sink``; once the body has started, a broken connection raises
+        ``TransportError`` (the caller discards what it got). One attempt may take as long as it
+        needs while bytes keep coming; each read may wait at most the client's timeout.
+        """
+        url, shown = self._url(path, params)
+        headers = {**self._headers, "Accept": accept}
+        progress = _Stream(sink)
+        await self._with_retries(
+            shown,
+            lambda retry: self._attempt(url, shown, retry, headers, progress),
+            may_retry=lambda: progress.written == 0,
+        )
+        return progress.written
+
+    def _url(self, path: str, params: Mapping[str, str]) -> tuple[URL, str]:
         if self._state != "open":
             raise ClientClosedError(
                 "the client is not open: use it inside `async with TabnineClient(...) as client`"
             )
-        url, shown = build_url(self._base_url, path, params)
+        return build_url(self._base_url, path, params)
+
+    async def _with_retries(
+        self,
+        shown: str,
+        attempt: Callable[[int], Awaitable[_Response]],
+        *,
+        may_retry: Callable[[], bool] = lambda: True,
+    ) -> _Response:
+        """Run ``attempt(retry)`` until a 2xx answer, a final error or the retry budget ends."""
         retry = 0
         while True:
             retry_after: float | None = None
             try:
-                response = await self._attempt(url, shown, retry)
+                response = await attempt(retry)
             except TransportError as exc:
                 failure: TransportError | APIStatusError = exc
-                retryable = transport_error_is_retryable(exc)
+                retryable = transport_error_is_retryable(exc) and may_retry()
                 pause_everyone = False
             else:
                 if 200 <= response.status < 300:
-                    return parse_json(response.body, endpoint)
+                    return response
                 retry_after = parse_retry_after(response.retry_after, now=time.time())
                 failure = error_for_status(
                     response.status,
@@ -203,9 +243,22 @@ class Transport:
             logger.debug("GET %s failed (%s); retry %d in %.2fs", shown, failure, retry, delay)
             await anyio.sleep(delay)
 
-    async def _attempt(self, url: URL, shown: str, retry: int) -> _Response:
+    async def _attempt(
+        self,
+        url: URL,
+        shown: str,
+        retry: int,
+        headers: Mapping[str, str],
+        stream: _Stream | None,
+    ) -> _Response:
+        """One request; the only place aiohttp exceptions become ``TransportError``s.
+
+        With ``stream``, a 2xx body goes to its sink as it arrives (each read bounded by the
+        client's timeout, the whole answer not) and the returned body is empty.
+        """
         session = self._session
         assert session is not None  # guaranteed by the "open" state
+        timeout = self._timeout if stream is None else self._stream_timeout
         limits = self.limits
         # Not ``async with limits.slot()``: a generator-based context manager per request costs
         # more than everything else this method does itself.
@@ -217,15 +270,22 @@ class Transport:
             try:
                 async with session.get(
                     url,
-                    headers=self._headers,
+                    headers=headers,
                     allow_redirects=False,
-                    timeout=self._timeout,
+                    timeout=timeout,
                     ssl=self._ssl,
                     proxy=self._proxy,
                 ) as resp:
-                    body = await _read_body(resp, self._max_response_bytes)
                     status = resp.status
-                    headers = resp.headers
+                    if stream is not None and 200 <= status < 300:
+                        await stream.pour(resp)
+                        body = b""
+                    elif stream is not None:
+                        # Only the start of an error body: its text goes into the message.
+                        body = await resp.content.read(_STREAM_ERROR_BODY)
+                    else:
+                        body = await _read_body(resp, self._max_response_bytes)
+                    headers_in = resp.headers
             except (asyncio.TimeoutError, TimeoutError):
                 self.limits.passed(sent)
                 raise RequestTimeoutError(
@@ -260,8 +320,8 @@ class Transport:
         return _Response(
             status,
             redact(body, self._secrets),
-            headers.get("Retry-After"),
-            headers.get("Location"),
+            headers_in.get("Retry-After"),
+            headers_in.get("Location"),
             sent,
         )
 
@@ -309,10 +369,6 @@ def _untrusted(exc: aiohttp.ClientConnectorCertificateError, shown: str) -> Cert
     )
 
 
-# -- streamed downloads ------------------------------------------------------------------------
-# Kept apart from ``get_json`` on purpose: same limits, retry decisions and errors, but the body
-# goes to the caller chunk by chunk and is never held whole in memory.
-
 #: Size of the pieces a streamed body is handed over in.
 STREAM_CHUNK = 64 * 1024
 #: How much of an error body a streamed request reads (its text goes into the error message).
@@ -320,130 +376,16 @@ _STREAM_ERROR_BODY = 64 * 1024
 
 
 class _Stream:
-    """Bytes handed to the caller by one streamed attempt."""
+    """Where one streamed GET pours its 2xx body, and how much of it got there."""
 
-    def __init__(self) -> None:
+    def __init__(self, sink: Callable[[bytes], object]) -> None:
+        self.sink = sink
         self.written = 0
 
-
-async def stream_get(
-    transport: Transport,
-    path: str,
-    params: Mapping[str, str],
-    *,
-    sink: Callable[[bytes], object],
-    accept: str,
-) -> int:
-    """GET ``path`` and hand the 2xx body to ``sink`` chunk by chunk; return the bytes written.
-
-    Retries what ``get_json`` retries, but only while no byte has reached ``sink``: once the body
-    has started, a broken connection raises ``TransportError`` (the caller discards what it got).
-    One attempt may take as long as it needs while bytes keep coming; each read may wait at most
-    the client's timeout.
-    """
-    if transport._state != "open":
-        raise ClientClosedError(
-            "the client is not open: use it inside `async with TabnineClient(...) as client`"
-        )
-    url, shown = build_url(transport._base_url, path, params)
-    policy = transport._policy
-    retry = 0
-    while True:
-        retry_after: float | None = None
-        progress = _Stream()
-        try:
-            response = await _stream_attempt(transport, url, shown, sink, accept, progress)
-        except TransportError as exc:
-            if progress.written:
-                transport.stats.failures += 1
-                raise
-            failure: TransportError | APIStatusError = exc
-            retryable = transport_error_is_retryable(exc)
-            pause_everyone = False
-        else:
-            if response is None:
-                return progress.written
-            retry_after = parse_retry_after(response.retry_after, now=time.time())
-            failure = error_for_status(
-                response.status,
-                response.body,
-                method="GET",
-                path=shown,
-                retry_after=retry_after,
-                location=response.location,
-            )
-            retryable = should_retry_status(response.status)
-            pause_everyone = response.status == 429 and transport.limits.throttled(response.sent)
-        if not retryable or retry >= policy.max_retries:
-            transport.stats.failures += 1
-            raise failure
-        delay = retry_delay(
-            policy, retry, retry_after=retry_after, jitter=transport._random.random()
-        )
-        if pause_everyone:
-            transport.limits.gate.pause(delay)
-        retry += 1
-        transport.stats.retries += 1
-        logger.debug("GET %s failed (%s); retry %d in %.2fs", shown, failure, retry, delay)
-        await anyio.sleep(delay)
-
-
-async def _stream_attempt(
-    transport: Transport,
-    url: URL,
-    shown: str,
-    sink: Callable[[bytes], object],
-    accept: str,
-    progress: _Stream,
-) -> _Response | None:
-    """One streamed attempt: ``None`` once a 2xx body has been handed over, else the error."""
-    session = transport._session
-    assert session is not None  # guaranteed by the "open" state
-    total = transport._timeout.total
-    timeout = aiohttp.ClientTimeout(total=None, connect=transport._timeout.connect, sock_read=total)
-    headers = {**transport._headers, "Accept": accept}
-    async with transport.limits.slot() as sent:
-        transport.stats.requests += 1
-        try:
-            async with session.get(
-                url,
-                headers=headers,
-                allow_redirects=False,
-                timeout=timeout,
-                ssl=transport._ssl,
-                proxy=transport._proxy,
-            ) as resp:
-                status = resp.status
-                if 200 <= status < 300:
-                    async for chunk in resp.content.iter_chunked(STREAM_CHUNK):
-                        sink(chunk)
-                        progress.written += len(chunk)
-                    transport.limits.passed(sent)
-                    return None
-                body = await resp.content.read(_STREAM_ERROR_BODY)
-                resp_headers = resp.headers
-        except (asyncio.TimeoutError, TimeoutError):
-            transport.limits.passed(sent)
-            raise RequestTimeoutError(f"no data for {total}s", path=shown) from None
-        except aiohttp.ClientConnectorCertificateError as exc:
-            transport.limits.passed(sent)
-            raise _untrusted(exc, shown) from None
-        except aiohttp.ClientError as exc:
-            transport.limits.passed(sent)
-            raise TransportError(
-                redact_text(_describe(exc), transport._secrets), path=shown
-            ) from None
-    if status == 429:
-        transport.stats.rate_limited += 1
-    else:
-        transport.limits.passed(sent)
-    return _Response(
-        status,
-        redact(body, transport._secrets),
-        resp_headers.get("Retry-After"),
-        resp_headers.get("Location"),
-        sent,
-    )
+    async def pour(self, resp: aiohttp.ClientResponse) -> None:
+        async for chunk in resp.content.iter_chunked(STREAM_CHUNK):
+            self.sink(chunk)
+            self.written += len(chunk)
 
 
 # Characters yarl leaves as they are in a query value (RFC 3986 unreserved, plus ":"): ids,

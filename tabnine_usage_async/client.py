@@ -29,7 +29,7 @@ import aiohttp
 
 from ._convert import decode
 from ._network import resolve_proxy, resolve_tls
-from ._transport import DEFAULT_MAX_RESPONSE_BYTES, ClientStats, Transport, stream_get
+from ._transport import DEFAULT_MAX_RESPONSE_BYTES, ClientStats, Transport
 from ._wire import (
     MAX_AUDIT_PAGE,
     RetryPolicy,
@@ -786,14 +786,14 @@ class TabnineClient:
                 "destination must be a path or a binary file object with write(), "
                 f"not {type(destination).__name__}"
             )
-        return await stream_get(self._transport, path, params, sink=write, accept="text/csv")
+        return await self._transport.stream_get(path, params, sink=write, accept="text/csv")
 
     async def _export_to_path(self, target: Path, path: str, params: Mapping[str, str]) -> int:
         fd, temp = _temp_beside(target)
         try:
             with os.fdopen(fd, "wb") as out:
-                written = await stream_get(
-                    self._transport, path, params, sink=out.write, accept="text/csv"
+                written = await self._transport.stream_get(
+                    path, params, sink=out.write, accept="text/csv"
                 )
                 out.flush()
                 os.fsync(out.fileno())

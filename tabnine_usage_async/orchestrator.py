@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Collection, Iterable, Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 import anyio
@@ -32,7 +32,16 @@ from .errors import InvalidParameterError, TabnineError
 from .listing import list_members
 from .models import Granularity, UsageReport
 from .records import Scope, UsageRecord, records_from_report
-from .windows import DateLike, Window, WindowSpec, format_datetime, resolve_range, split_windows
+from .windows import (
+    DateLike,
+    Window,
+    WindowSpec,
+    format_datetime,
+    resolve_range,
+    split_windows,
+    to_utc,
+    window_state,
+)
 
 __all__ = [
     "SCOPES",
@@ -46,6 +55,7 @@ __all__ = [
     "parse_scopes",
     "parse_window",
     "plan_units",
+    "planned_windows",
     "walk_usage",
 ]
 
@@ -174,6 +184,19 @@ def plan_units(entities: Iterable[Entity], windows: Sequence[Window]) -> Iterato
             yield WorkUnit(entity, window)
 
 
+def planned_windows(
+    windows: Sequence[Window], granularity: Granularity, now: datetime, *, final_only: bool
+) -> list[Window]:
+    """The windows a walk requests at ``now``. Pure.
+
+    A window that has not begun is never requested: it has no usage yet. With ``final_only``
+    (what a backfill uses), a window is requested only when every period in it has ended, so
+    that a unit marked done never holds numbers that still change.
+    """
+    wanted = ("ended",) if final_only else ("ended", "open")
+    return [w for w in windows if window_state(w, granularity.value, now) in wanted]
+
+
 def _describe(exc: BaseException) -> str:
     return " ".join(f"{type(exc).__name__}: {exc}".split())
 
@@ -199,10 +222,18 @@ class UsageWalk:
         include_unassigned: bool = True,
         on_error: OnError = "raise",
         skip: Collection[str] = (),
+        now: DateLike | None = None,
+        final_only: bool = False,
     ) -> None:
         start_utc, end_utc = resolve_range(start, end)
         self.granularity = parse_granularity(granularity)
         self.windows = split_windows(start_utc, end_utc, parse_window(window))
+        self.now = datetime.now(timezone.utc) if now is None else to_utc(now, name="now")
+        #: The windows requested for each entity (``windows`` minus those not begun or, with
+        #: ``final_only``, not ended at ``now``); later windows are left for a later run.
+        self.planned = planned_windows(
+            self.windows, self.granularity, self.now, final_only=final_only
+        )
         self.scopes = parse_scopes(scopes)
         if on_error not in ("raise", "collect"):
             raise InvalidParameterError(f"on_error must be 'raise' or 'collect', not {on_error!r}")
@@ -297,7 +328,7 @@ class UsageWalk:
             self.progress.listing_done = True
 
     async def _submit(self, units: MemoryObjectSendStream[WorkUnit], entity: Entity) -> None:
-        for unit in plan_units([entity], self.windows):
+        for unit in plan_units([entity], self.planned):
             self.progress.units_planned += 1
             if unit.key in self._skip:
                 self.progress.units_skipped += 1
@@ -319,7 +350,7 @@ class UsageWalk:
     ) -> None:
         if "organization" in self.scopes:
             await self._submit(units, Entity("organization", org_id))
-        windows = len(self.windows)
+        windows = len(self.planned)
         if "team" not in self.scopes and "user" not in self.scopes:
             self.progress.units_total = self.progress.units_planned
             self.progress.listing_done = True
@@ -419,6 +450,8 @@ def walk_usage(
     on_error: OnError = "raise",
     *,
     skip: Collection[str] = (),
+    now: DateLike | None = None,
+    final_only: bool = False,
 ) -> UsageWalk:
     """Walk the organization, its teams and their users, streaming ``UsageRecord``s.
 
@@ -432,6 +465,9 @@ def walk_usage(
         on_error: ``"raise"`` stops at the first unit that fails after retries; ``"collect"``
             goes on and lists the failed units in ``walk.failures`` when iteration ends.
         skip: unit keys to leave out (units finished by an earlier run).
+        now: the current moment (default: the clock); windows that have not begun by then are
+            never requested.
+        final_only: request only windows whose every period has ended by ``now``.
 
     Example::
 
@@ -451,4 +487,6 @@ def walk_usage(
         include_unassigned=include_unassigned,
         on_error=on_error,
         skip=skip,
+        now=now,
+        final_only=final_only,
     )

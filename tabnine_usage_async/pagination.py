@@ -62,29 +62,6 @@ async def paginate(fetch_page: FetchPage, *, limit: int, endpoint: str) -> Async
         offset = following
 
 
-def _check_total(
-    meta: object, before: int | None, seen: int, *, last: bool, endpoint: str
-) -> int | None:
-    """The list's ``meta.total`` so far; raises when it moved or the items do not add up."""
-    total = meta.get("total") if isinstance(meta, dict) else None
-    if isinstance(total, bool) or not isinstance(total, int):
-        return before
-    if before is not None and total != before:
-        raise ListingChangedError(
-            f"the list changed while it was read: meta.total went from {before} to {total} "
-            "between pages",
-            endpoint=endpoint,
-            field="$.meta.total",
-        )
-    if last and seen != total:
-        raise ListingChangedError(
-            f"the list changed while it was read: {seen} items arrived but meta.total is {total}",
-            endpoint=endpoint,
-            field="$.meta.total",
-        )
-    return total
-
-
 async def paginate_invitations(
     fetch_page: FetchPage, *, limit: int, endpoint: str
 ) -> AsyncIterator[list[Any]]:
@@ -146,3 +123,26 @@ async def paginate_audit_logs(
         if following is None:
             return
         offset = following
+
+
+def _check_total(
+    meta: object, before: int | None, seen: int, *, last: bool, endpoint: str
+) -> int | None:
+    """The list's ``meta.total`` so far; raises when it moved or the items do not add up."""
+    total = meta.get("total") if isinstance(meta, dict) else None
+    if isinstance(total, bool) or not isinstance(total, int):
+        return before
+    if before is not None and total != before:
+        raise ListingChangedError(
+            f"the list changed while it was read: meta.total went from {before} to {total} "
+            "between pages",
+            endpoint=endpoint,
+            field="$.meta.total",
+        )
+    if last and seen != total:
+        raise ListingChangedError(
+            f"the list changed while it was read: {seen} items arrived but meta.total is {total}",
+            endpoint=endpoint,
+            field="$.meta.total",
+        )
+    return total

@@ -23,14 +23,18 @@ import attrs
 from .errors import InvalidParameterError
 
 __all__ = [
+    "LATEST",
     "DateLike",
     "Window",
     "WindowSpec",
+    "WindowState",
+    "due_windows",
     "format_datetime",
     "parse_datetime",
     "resolve_range",
     "split_windows",
     "to_utc",
+    "window_state",
 ]
 
 UTC = timezone.utc
@@ -46,6 +50,11 @@ _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 )
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+_ONE_SECOND = timedelta(seconds=1)
+
+#: Dates from here on are refused: the next month or period boundary would leave year 9999.
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def parse_datetime(text: str) -> datetime:
@@ -92,10 +101,28 @@ def to_utc(value: DateLike, *, name: str = "date") -> datetime:
 
     A ``date`` (or a ``YYYY-MM-DD`` string) means midnight UTC. A naive ``datetime`` is rejected
     because its zone is ambiguous. Sub-second precision is dropped (the API takes whole seconds).
+    Moments from ``LATEST`` (9999-01-01) on are refused: windows and periods after them would end
+    past the last year a ``datetime`` can hold.
 
     Raises:
         InvalidParameterError: naming ``name`` and saying what to pass instead.
     """
+    try:
+        moment = _to_utc(value, name)
+    except OverflowError:
+        moment = None
+    if moment is None or moment >= LATEST:
+        raise InvalidParameterError(
+            f"{name} {_shown(value)} is too late: dates must be before {LATEST.date().isoformat()}"
+        )
+    return moment
+
+
+def _shown(value: DateLike) -> str:
+    return repr(value) if isinstance(value, str) else value.isoformat()
+
+
+def _to_utc(value: DateLike, name: str) -> datetime:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
             raise InvalidParameterError(
@@ -202,3 +229,44 @@ def _iter_windows(start: datetime, end: datetime, window: WindowSpec) -> Iterato
         stop = min(_next_boundary(cursor, window), end)
         yield Window(cursor, stop)
         cursor = stop
+
+
+#: Where a window stands at a moment: every period in it has ``"ended"``; it has begun but a
+#: period in it is still running (``"open"``); or it has not begun (``"future"``).
+WindowState = Literal["ended", "open", "future"]
+
+
+def _period_end(moment: datetime, granularity: str) -> datetime:
+    """The end of the ``granularity`` period (day, ISO week, month) that holds ``moment``."""
+    if granularity == "daily":
+        return _next_boundary(moment, "day")
+    if granularity == "weekly":
+        return _next_boundary(moment, "week")
+    return _next_boundary(moment, "month")
+
+
+def window_state(window: Window, granularity: str, now: datetime) -> WindowState:
+    """Whether the usage of ``window`` at ``granularity`` is final at ``now``. Pure.
+
+    A window has ended when the whole last period it touches has ended: with ``monthly``
+    granularity a window of 1 to 8 December is final only when December is over, because the
+    month's numbers still change until then. With ``all`` the window itself is the period.
+
+    >>> w = Window(datetime(2026, 12, 1, tzinfo=UTC), datetime(2026, 12, 8, tzinfo=UTC))
+    >>> window_state(w, "daily", datetime(2026, 12, 9, tzinfo=UTC))
+    'ended'
+    >>> window_state(w, "monthly", datetime(2026, 12, 9, tzinfo=UTC))
+    'open'
+    """
+    if now <= window.start:
+        return "future"
+    if granularity == "all":
+        last_end = window.end
+    else:
+        last_end = _period_end(window.end - _ONE_SECOND, granularity)
+    return "ended" if last_end <= now else "open"
+
+
+def due_windows(windows: list[Window], granularity: str, now: datetime) -> list[Window]:
+    """The windows whose usage is final at ``now``: the only ones a backfill fetches. Pure."""
+    return [w for w in windows if window_state(w, granularity, now) == "ended"]

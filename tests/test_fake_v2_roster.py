@@ -216,3 +216,24 @@ async def test_org_users_carry_their_team(
     params["teamMember"] = "false"
     page = await get_json(fake, session, "/api/v1/organization/users", params)
     assert page["data"] and all("team" not in row for row in page["data"])
+
+
+async def test_audit_total_is_approximate_above_a_thousand() -> None:
+    """Above 1000 events ``total`` is rounded, yet walking to an empty page finds every event."""
+    async with (
+        serve_fake_tabnine(teams=4, users=450, seed=2) as fake,
+        aiohttp.ClientSession(headers=fake.headers) as session,
+    ):
+        events = fake.dataset.audit_events()
+        assert len(events) > 1000
+        seen: list[dict[str, Any]] = []
+        totals = set()
+        while True:
+            params = {"limit": "1000", "offset": str(len(seen)), "sort": "asc"}
+            page = await get_json(fake, session, "/api/v1/organization/audit-logs", params)
+            totals.add(page["total"])
+            if not page["items"]:
+                break
+            seen += page["items"]
+        assert seen == events
+        assert totals == {round(len(events), -3)}

@@ -185,3 +185,21 @@ async def test_unknown_entities_are_404_with_the_current_body() -> None:
         params = {"organizationId": fake.organization_id, "userId": missing, **WINDOW}
         status, body = await get(fake, session, "/api/v2/user/usage", params)
         assert status == 404 and body["error"] == "NOT_FOUND"
+
+
+async def test_a_truncated_csv_export_ends_early() -> None:
+    """A ``truncated`` fault cuts the streamed CSV export off; the next export is whole."""
+    async with (
+        serve_fake_tabnine(teams=3, users=400, seed=5) as fake,
+        aiohttp.ClientSession(headers=fake.headers) as session,
+    ):
+        route = "/api/v1/organization/audit-logs"
+        fake.add_scripted_fault(ScriptedFault("truncated", route=route))
+        params = {"format": "csv"}
+        async with session.get(fake.url(route), params=params) as response:
+            assert response.status == 200
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await response.read()
+        async with session.get(fake.url(route), params=params) as response:
+            lines = (await response.text()).splitlines()
+        assert len(lines) == len(fake.dataset.audit_events()) + 1

@@ -13,10 +13,12 @@ from hypothesis import strategies as st
 from tabnine_usage_async import InvalidParameterError, Window, split_windows
 from tabnine_usage_async.windows import (
     WindowSpec,
+    due_windows,
     format_datetime,
     parse_datetime,
     resolve_range,
     to_utc,
+    window_state,
 )
 
 UTC = timezone.utc
@@ -207,3 +209,43 @@ def test_windows_cover_the_range_exactly(start: datetime, length: int, spec: Any
         assert all(m.weekday() == 0 and m.hour == 0 for m in inner)
     elif spec == "month":
         assert all(m.day == 1 and m.hour == 0 for m in inner)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "granularity", "now", "state"),
+    [
+        # Daily: a window is final once its last day is over.
+        (d(2026, 12, 1), d(2026, 12, 2), "daily", d(2026, 12, 2), "ended"),
+        (d(2026, 12, 1), d(2026, 12, 2), "daily", d(2026, 12, 3), "ended"),
+        (d(2026, 12, 1), d(2026, 12, 2), "daily", d(2026, 12, 1, 12), "open"),
+        (d(2026, 12, 1), d(2026, 12, 2), "daily", d(2026, 12, 1, 0, 0, 1), "open"),
+        (d(2026, 12, 1), d(2026, 12, 2), "daily", d(2026, 12, 1), "future"),
+        (d(2026, 12, 1), d(2026, 12, 2), "daily", d(2026, 11, 30), "future"),
+        # A window ending mid-day is not final until that day is over.
+        (d(2026, 12, 1), d(2026, 12, 1, 6), "daily", d(2026, 12, 1, 7), "open"),
+        (d(2026, 12, 1), d(2026, 12, 1, 6), "all", d(2026, 12, 1, 7), "ended"),
+        # Weekly: ISO weeks; 2026-11-30 is a Monday.
+        (d(2026, 11, 30), d(2026, 12, 2), "weekly", d(2026, 12, 5), "open"),
+        (d(2026, 11, 30), d(2026, 12, 2), "weekly", d(2026, 12, 7), "ended"),
+        (d(2026, 11, 23), d(2026, 11, 30), "weekly", d(2026, 11, 30), "ended"),
+        # Monthly: a few days of December are final only when December is over.
+        (d(2026, 12, 1), d(2026, 12, 8), "monthly", d(2026, 12, 20), "open"),
+        (d(2026, 12, 1), d(2026, 12, 8), "monthly", d(2027, 1, 1), "ended"),
+        (d(2026, 11, 1), d(2026, 12, 1), "monthly", d(2026, 12, 1), "ended"),
+        # All: the window is the period.
+        (d(2026, 1, 1), d(2026, 7, 1), "all", d(2026, 6, 30), "open"),
+        (d(2026, 1, 1), d(2026, 7, 1), "all", d(2026, 7, 1), "ended"),
+    ],
+)
+def test_window_state_table(
+    start: datetime, end: datetime, granularity: str, now: datetime, state: str
+) -> None:
+    """A window is final only when the last period it touches has ended; future ones wait."""
+    assert window_state(Window(start, end), granularity, now) == state
+
+
+def test_due_windows_keep_only_the_ended_ones() -> None:
+    """Of a range reaching past now, only the windows already over are due, in order."""
+    windows = split_windows(d(2026, 11, 28), d(2026, 12, 5), "day")
+    due = due_windows(windows, "daily", d(2026, 12, 2, 15))
+    assert [w.start.day for w in due] == [28, 29, 30, 1]

@@ -5,23 +5,24 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import attrs
 
 from .._wire import parse_granularity
-from ..backfill import BackfillSummary, backfill
+from ..backfill import BackfillSummary, backfill, check_paths
 from ..checkpoint import default_path
 from ..client import TabnineClient
 from ..errors import InvalidParameterError
 from ..models import Granularity
-from ..orchestrator import parse_scopes, parse_window
+from ..orchestrator import parse_scopes, parse_window, planned_windows
 from ..sinks import format_for_path
-from ..windows import Window, resolve_range, split_windows
+from ..sinks._paths import OwnedPaths, check_plain
+from ..windows import Window, format_datetime, resolve_range, split_windows
 from ._config import connect
 from ._dryrun import dry_run
-from ._errors import EXIT_FAILED, EXIT_OK, PROG, one_line
+from ._errors import EXIT_FAILED, EXIT_OK, PROG, note, one_line
 from ._progress import ProgressReporter
 from ._run import Run
 
@@ -45,6 +46,8 @@ class BackfillPlan:
     output: Path
     format: str
     checkpoint: Path
+    now: datetime
+    planned: list[Window]
 
 
 def plan_backfill(args: argparse.Namespace) -> BackfillPlan:
@@ -53,9 +56,15 @@ def plan_backfill(args: argparse.Namespace) -> BackfillPlan:
     granularity = parse_granularity(args.granularity)
     window = parse_window(args.window)
     windows = split_windows(start, end, window)
+    # One clock reading for the whole run: the note below and the walk agree on what is due.
+    now = datetime.now(timezone.utc).replace(microsecond=0)
     scopes = parse_scopes(args.scope)
     output: Path = args.output
+    # Before the format: "-" has no extension, and the reason to refuse it is another.
+    check_plain(OwnedPaths((output,)), "output")
     fmt = args.format or format_for_path(output)
+    checkpoint = args.checkpoint if args.checkpoint is not None else default_path(output)
+    check_paths(output, fmt, checkpoint)
     return BackfillPlan(
         start=start,
         end=end,
@@ -66,7 +75,9 @@ def plan_backfill(args: argparse.Namespace) -> BackfillPlan:
         include_unassigned=args.include_unassigned,
         output=output,
         format=fmt,
-        checkpoint=args.checkpoint if args.checkpoint is not None else default_path(output),
+        checkpoint=checkpoint,
+        now=now,
+        planned=planned_windows(windows, granularity, now, final_only=True),
     )
 
 
@@ -91,16 +102,19 @@ async def cmd_backfill(args: argparse.Namespace, run: Run) -> int:
         if args.dry_run:
             await dry_run(client, args, plan)
             return EXIT_OK
+        _note_not_ended(plan)
         prepare_folder(plan.output, "output")
         prepare_folder(plan.checkpoint, "checkpoint")
         run.interrupt_note = (
             f"interrupted; the checkpoint {plan.checkpoint} is intact: "
             "run the same command again to resume"
         )
-        return await _backfill(client, args, plan)
+        return await _backfill(client, args, plan, run)
 
 
-async def _backfill(client: TabnineClient, args: argparse.Namespace, plan: BackfillPlan) -> int:
+async def _backfill(
+    client: TabnineClient, args: argparse.Namespace, plan: BackfillPlan, run: Run
+) -> int:
     progress = ProgressReporter.create(client, quiet=args.quiet)
     await progress.start()
     try:
@@ -117,24 +131,47 @@ async def _backfill(client: TabnineClient, args: argparse.Namespace, plan: Backf
             include_unassigned=plan.include_unassigned,
             on_error="collect",
             on_progress=progress.update,
+            now=plan.now,
         )
     finally:
         await progress.stop()
+    # From here the run has finished: a late signal must not also report it "interrupted".
+    run.finished = EXIT_OK if summary.ok else EXIT_FAILED
     if not args.quiet:
         _print_summary(summary, plan)
-    if summary.ok:
-        return EXIT_OK
-    _print_failures(summary)
-    return EXIT_FAILED
+    if not summary.ok:
+        _print_failures(summary)
+    return run.finished
+
+
+def _note_not_ended(plan: BackfillPlan) -> None:
+    """Say once, before the run, which windows are left out because they have not ended."""
+    left = len(plan.windows) - len(plan.planned)
+    if not left:
+        return
+    future = ""
+    if plan.end > plan.now:
+        future = f"--end {format_datetime(plan.end)} lies in the future; "
+    first = plan.windows[len(plan.planned)]
+    note(
+        f"{future}{left} of {len(plan.windows)} windows (from {format_datetime(first.start)}) "
+        f"hold {plan.granularity.value} periods that have not ended yet: they are not fetched "
+        "now. Run the same command again after they end to fetch them."
+    )
 
 
 def _print_summary(summary: BackfillSummary, plan: BackfillPlan) -> None:
     checkpoint = summary.checkpoint if summary.checkpoint is not None else "none"
+    later = (
+        f", {summary.windows_not_ended} window(s) not ended yet (fetched by a later run)"
+        if summary.windows_not_ended
+        else ""
+    )
     print(
         f"backfill {'finished' if summary.ok else 'finished with failures'}: "
         f"{summary.records_written} records written to {summary.output} ({plan.format})\n"
         f"  units: {summary.units_done} done, {summary.units_skipped} skipped "
-        f"(done by an earlier run), {len(summary.failed)} failed\n"
+        f"(done by an earlier run), {len(summary.failed)} failed{later}\n"
         f"  requests: {summary.requests} ({summary.retries} retries, "
         f"{summary.rate_limited} answered 429), elapsed {summary.elapsed:.1f} s\n"
         f"  checkpoint: {checkpoint}",

@@ -20,6 +20,9 @@ class Run:
     """State of one command run that the top level needs when it is interrupted."""
 
     interrupt_note: str = "interrupted"
+    #: The exit code of a command that has finished its work and reported it: a signal after
+    #: that point no longer makes the run "interrupted".
+    finished: int | None = None
 
 
 Handler = Callable[[argparse.Namespace, Run], Awaitable[int]]
@@ -54,6 +57,6 @@ async def run_command(handler: Handler, args: argparse.Namespace, run: Run) -> i
     except asyncio.CancelledError:
         if not interrupted:
             raise
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED if run.finished is None else run.finished
     finally:
         uninstall()

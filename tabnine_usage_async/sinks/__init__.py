@@ -2,7 +2,8 @@
 
 Every sink follows one protocol, built for exactly-once output across crashes. ``write`` adds
 records (not yet durable); ``flush`` makes everything written so far durable and returns a
-*marker*, a short string describing exactly that durable state; ``close`` finalises the file.
+*marker*, a short string describing exactly that durable state; ``close`` finalises the file,
+and ``abort`` stops after a failure, keeping only what the last ``flush`` made durable.
 A caller that stores the marker in the same transaction that marks the written work done can,
 after being killed at any instant, reopen with ``open_sink(path, resume=marker)``: the sink
 drops whatever was written after that marker, so nothing is lost and nothing is doubled.
@@ -41,12 +42,16 @@ from ..records import UsageRecord
 from ._common import SinkError, check_output_path
 from ._csv import CsvSink, read_csv
 from ._jsonl import JsonlSink, read_jsonl
+from ._lock import OutputLock, OutputLockedError
 from ._parquet import PARQUET_MISSING, ParquetSink, read_parquet
+from ._paths import check_plain, output_paths
 from ._sqlite import SqliteSink, read_sqlite
 
 __all__ = [
     "FORMATS",
     "PARQUET_MISSING",
+    "OutputLock",
+    "OutputLockedError",
     "Sink",
     "SinkError",
     "format_for_path",
@@ -88,6 +93,14 @@ class Sink(Protocol):
 
     def close(self) -> None:
         """Finish the output file; safe to call twice. Only flushed data is guaranteed."""
+
+    def interrupt(self) -> None:
+        """Ask a ``close`` running in another thread to stop early, leaving the output
+        unfinished but resumable (``close`` then raises ``SinkError``). Thread-safe."""
+
+    def abort(self) -> None:
+        """Stop after a failure without finishing: keep what ``flush`` made durable, so that a
+        resume at its last marker is exact; drop the rest. Safe after ``close``."""
 
     def __enter__(self) -> Sink:
         """The sink itself."""
@@ -157,13 +170,14 @@ def open_sink(
             exactly from that durable state; ``None`` starts an empty output, replacing any file.
 
     Raises:
-        InvalidParameterError: unknown format or extension, an unusable path, or Parquet without
-            pyarrow installed.
+        InvalidParameterError: unknown format or extension, an unusable path (a symbolic link
+            among them: nothing is written through a link), or Parquet without pyarrow installed.
         SinkError: the output cannot be resumed at ``resume`` (missing, shortened or changed).
     """
     target = Path(path)
     fmt = _check_format(format, target)
     check_output_path(target)
+    check_plain(output_paths(target, fmt), "output")
     return _OPENERS[fmt](target, resume=resume)
 
 

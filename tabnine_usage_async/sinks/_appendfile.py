@@ -7,6 +7,7 @@ never committed and a line torn by the kill, then appends after it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import BinaryIO
@@ -81,6 +82,16 @@ class AppendFile:
             fsync_dir(self.path.parent)
             self._dir_synced = True
         return make_marker(_UNIT, file.tell())
+
+    def abort(self) -> None:
+        """Close without the final flush; what follows the last marker is cut on resume."""
+        if self._file is None:
+            return
+        file, self._file = self._file, None
+        # Closing may still write the buffer (cut back on resume) and fail like the write that
+        # stopped the run, which was already reported.
+        with contextlib.suppress(OSError):
+            file.close()
 
     def close(self) -> None:
         """Flush and close the file; closing twice is harmless."""

@@ -40,6 +40,10 @@ class ClosingSink:
         """Finish the output."""
         raise NotImplementedError
 
+    def interrupt(self) -> None:
+        """Ask a ``close`` running in another thread to stop; formats that close at once
+        have nothing to stop."""
+
     def __enter__(self: _S) -> _S:
         return self
 

@@ -67,6 +67,10 @@ class CsvSink(ClosingSink):
         """Flush and close the file."""
         self._file.close()
 
+    def abort(self) -> None:
+        """Close without the final flush (after a failure); the next resume cuts back."""
+        self._file.abort()
+
 
 # One cell: a quoted string (doubled quotes inside) or bare text, then a comma or a line end.
 _CELL = re.compile(r'(?:"((?:[^"]|"")*)"|([^,"\r\n]*))(,|\r?\n|\Z)')

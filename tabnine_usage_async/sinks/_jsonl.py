@@ -39,6 +39,10 @@ class JsonlSink(ClosingSink):
         """Flush and close the file."""
         self._file.close()
 
+    def abort(self) -> None:
+        """Close without the final flush (after a failure); the next resume cuts back."""
+        self._file.abort()
+
 
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """Every line of a JSONL output as a row dict."""

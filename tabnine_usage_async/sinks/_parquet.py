@@ -7,7 +7,9 @@ atomic by writing a temporary name, fsyncing and renaming; the marker ``parts:<n
 committed prefix. A resumed run deletes every part past the marker.
 
 ``close`` streams the parts, in order, into ``<output>`` (again via a temporary file and an atomic
-rename), then removes the parts folder. The final file records how many rows each part had (schema
+rename), then removes the parts folder. Only ``close`` writes ``<output>``: a run that stops
+early (``abort``) leaves the parts, and ``<output>`` holds nothing or a finished run's file.
+The final file records how many rows each part had (schema
 metadata ``tabnine_usage_async.part_rows``), so a re-run of a finished job rebuilds the committed
 parts from it and carries on. Readers only ever see a complete file: the previous one or the new.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -145,6 +148,7 @@ class ParquetSink(ClosingSink):
         self._parts_dir = path.with_name(path.name + ".parts")
         self._buffer: list[UsageRecord] = []
         self._closed = False
+        self._stop = threading.Event()
         # Leftovers of an interrupted close, restore or final write.
         _remove_tree(self._trash_dir)
         _remove_tree(self._restore_dir)
@@ -254,12 +258,44 @@ class ParquetSink(ClosingSink):
             self._buffer.clear()
         return make_marker(_UNIT, self._parts)
 
+    def abort(self) -> None:
+        """Stop without writing ``<output>``: buffered records are dropped, parts are kept."""
+        self._closed = True
+        self._buffer.clear()
+
+    def interrupt(self) -> None:
+        """Ask a ``close`` running in another thread to stop at the next part it joins.
+
+        The stopped ``close`` raises ``SinkError``, leaves ``<output>`` as it was (no file, or
+        the previous finished run's) and keeps the parts, so the job resumes at its marker.
+        """
+        self._stop.set()
+
+    def _check_stop(self) -> None:
+        if self._stop.is_set():
+            raise SinkError(f"writing {self.path} was interrupted; the parts are kept")
+
     def close(self) -> None:
-        """Flush, write ``<output>`` from every part in order, then remove the parts folder."""
+        """Flush, write ``<output>`` from every part in order, then remove the parts folder.
+
+        ``<output>`` is replaced in one rename at the very end, so it only ever holds a finished
+        output. :meth:`interrupt` (from another thread) stops the join before that rename.
+        """
         if self._closed:
             return
         self.flush()
         self._closed = True
+        try:
+            self._join()
+        except BaseException:
+            remove_file(self._final_tmp)
+            raise
+        # Renamed first so a kill half-way through the delete never leaves a partial parts folder.
+        os.replace(self._parts_dir, self._trash_dir)
+        fsync_dir(self.path.parent)
+        shutil.rmtree(self._trash_dir)
+
+    def _join(self) -> None:
         parts = [self._parts_dir / _part_name(i) for i in range(self._parts)]
         part_rows = [self._pq.read_metadata(p).num_rows for p in parts]
         schema = self._schema.with_metadata({_PART_ROWS: json.dumps(part_rows).encode()})
@@ -268,6 +304,7 @@ class ParquetSink(ClosingSink):
             # Parts hold a few seconds of work each; regroup them so readers get large row groups.
             batch: list[Any] = []
             for part in parts:
+                self._check_stop()
                 batch.append(self._pq.read_table(part, schema=self._schema))
                 if sum(t.num_rows for t in batch) >= _ROW_GROUP:
                     writer.write_table(pa.concat_tables(batch), row_group_size=_ROW_GROUP)
@@ -275,12 +312,9 @@ class ParquetSink(ClosingSink):
             if batch or not parts:
                 writer.write_table(pa.concat_tables(batch) if batch else _table([], self._schema))
         _fsync_file(self._final_tmp)
+        self._check_stop()
         os.replace(self._final_tmp, self.path)
         fsync_dir(self.path.parent)
-        # Renamed first so a kill half-way through the delete never leaves a partial parts folder.
-        os.replace(self._parts_dir, self._trash_dir)
-        fsync_dir(self.path.parent)
-        shutil.rmtree(self._trash_dir)
 
 
 def read_parquet(path: Path) -> list[dict[str, Any]]:

@@ -31,6 +31,8 @@ __all__ = ["TABLE", "SqliteSink", "read_sqlite"]
 TABLE = "usage_records"
 
 _UNIT = "rows"
+# SQLite's result code for a full disk (sqlite3.SQLITE_FULL exists only from Python 3.11).
+_SQLITE_FULL = 13
 _SQL_TYPES: dict[ColumnKind, str] = {
     "str": "TEXT",
     "int": "INTEGER",
@@ -82,6 +84,13 @@ def _connect(path: Path, *, writing: bool = True) -> sqlite3.Connection:
     return conn
 
 
+def _write_error(path: Path, exc: sqlite3.Error) -> SinkError:
+    """A failed write as a ``SinkError`` that names the real cause (a full disk above all)."""
+    full = getattr(exc, "sqlite_errorcode", None) == _SQLITE_FULL or "is full" in str(exc)
+    reason = "no space left on device" if full else str(exc)
+    return SinkError(f"cannot write {path}: {reason} (SQLite: {exc})")
+
+
 def _columns(conn: sqlite3.Connection) -> list[str]:
     return [row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")]
 
@@ -108,7 +117,9 @@ class SqliteSink(ClosingSink):
                 )
             self._conn = _connect(path)
             self._check_resumable(committed)
-        self._in_transaction = False
+        # Set by a failed write: what the open transaction held is gone (SQLite may roll back on
+        # its own), so no later flush may report a marker as if it were durable.
+        self._broken: SinkError | None = None
 
     def _check_resumable(self, committed: int) -> None:
         conn = self._live()
@@ -132,22 +143,36 @@ class SqliteSink(ClosingSink):
 
     def write(self, records: Sequence[UsageRecord]) -> None:
         """Upsert the records inside the open transaction (committed by ``flush``)."""
-        conn = self._live()
+        conn = self._usable()
         if not records:
             return
-        if not self._in_transaction:
-            conn.execute("BEGIN")
-            self._in_transaction = True
-        conn.executemany(_INSERT, [_params(r) for r in records])
+        try:
+            if not conn.in_transaction:
+                conn.execute("BEGIN")
+            conn.executemany(_INSERT, [_params(r) for r in records])
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from exc
 
     def flush(self) -> str:
         """Commit (durably: WAL with ``synchronous=FULL``) and return ``rows:<row count>``."""
-        conn = self._live()
-        if self._in_transaction:
-            conn.execute("COMMIT")
-            self._in_transaction = False
-        (rows,) = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
+        conn = self._usable()
+        try:
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+            (rows,) = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
+        except sqlite3.Error as exc:
+            raise self._fail(exc) from exc
         return make_marker(_UNIT, rows)
+
+    def _usable(self) -> sqlite3.Connection:
+        conn = self._live()
+        if self._broken is not None:
+            raise self._broken
+        return conn
+
+    def _fail(self, exc: sqlite3.Error) -> SinkError:
+        self._broken = _write_error(self.path, exc)
+        return self._broken
 
     def close(self) -> None:
         """Commit what was written, fold the WAL into the database and close it."""
@@ -157,6 +182,19 @@ class SqliteSink(ClosingSink):
             self.flush()
             # Leaves a single self-contained file for users to copy around.
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            self._conn.close()
+            self._conn = None
+
+    def abort(self) -> None:
+        """Close without committing: rows written since the last ``flush`` are dropped."""
+        if self._conn is None:
+            return
+        try:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # closing discards the transaction anyway
         finally:
             self._conn.close()
             self._conn = None

@@ -13,7 +13,20 @@ Shape of the organization: the first team is the default team (``isDefaultTeam: 
 sizes follow a Zipf-like spread; a few users belong to no team (active and deactivated ones);
 at least one user belongs to two teams (about one in 250 when the organization is large); about
 6% of users never accepted their invitation (``verified: false``, never active) and about 7% are
-deactivated. Usage is computed lazily by :class:`~.usage.UsageEngine`.
+deactivated. Usage is computed lazily by :class:`~.usage.UsageEngine`; the 6.2 numbers (v2
+buckets, agent usage) by :class:`~.usage_v2.V2Engine` from the same per-user, per-day activity,
+and audit events and invitations by :mod:`~.roster` from the same roster.
+
+Ground truth for the 6.2 routes: :meth:`Dataset.usage_v2_buckets`,
+:meth:`Dataset.agent_usage_points`, :meth:`Dataset.audit_events`, :meth:`Dataset.invitations`,
+:meth:`Dataset.team_json`. Changing the data on purpose: :meth:`Dataset.set_now` (the clock; a
+day it cuts is partial), :meth:`Dataset.correct` (re-draw a past day, everywhere at once),
+:meth:`Dataset.add_user` and :meth:`Dataset.deactivate_user`. Each change clears the caches,
+so every later answer reflects it.
+
+Assumptions where the sources are silent: v2 and agent usage hold every day of activity,
+also days before a 6.2 upgrade (``FakeServerConfig.v1_cutover`` affects v1 only); no range is
+too long; moving the clock back hides activity and audit events after it but not users.
 """
 
 from __future__ import annotations

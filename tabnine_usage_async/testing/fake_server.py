@@ -1,10 +1,11 @@
 """The fake Tabnine Usage Metrics API as an ``aiohttp.web`` application.
 
-It serves the 13 GET endpoints of the published description, with the live API's habits: Bearer
-auth, ``organizationId`` checks (401 "Invalid organization"), strict date-time parameters, the
-``{"error": {"message", "errors", "status"}}`` envelope, capped pagination whose last page has
-``meta.next`` absent or null (alternating), zero-based ``month`` and snake_case keys inside
-``/api/v1/user/{user_id}``. Optional knobs add latency, slow bodies, a rate limit and faults.
+It serves the 13 GET endpoints of the published v1 description and the 6.2 read routes, with
+the live API's habits: Bearer auth, ``organizationId`` checks (401 "Invalid organization"),
+strict date-time parameters, the ``{"error": {"message", "errors", "status"}}`` envelope,
+capped pagination whose last page has ``meta.next`` absent or null (alternating), zero-based
+``month`` and snake_case keys inside ``/api/v1/user/{user_id}``. Optional knobs add latency,
+slow bodies, a rate limit and faults.
 
 Decisions where the sources are silent:
 
@@ -14,6 +15,27 @@ Decisions where the sources are silent:
 - ``/api/v1/organization/teams`` defaults to ``offset=0, limit=50``.
 - Team user lists include deactivated members (with ``deactivatedAt``); ``usersCount`` counts
   them too.
+
+Tabnine 6.2 (``FakeServerConfig.version``, default ``"6.2"``); the 6.2-only routes and their own
+decisions are in ``_routes62``:
+
+- Error envelopes: the 6.2-only routes answer ``{error: <CODE>, message, status, requestId,
+  details}`` (with an ``X-Request-Id`` header), also for injected faults, rate limits and auth
+  failures. The legacy routes keep the nested envelope people observed on the live API, even
+  on 6.2, although the 6.2 description documents the new body for them too: the API notes win
+  over the description, and clients must accept both.
+- Teams (``/api/v1/organization/teams``, ``/api/team/v1/{teamid}``) carry ``organizationId``,
+  ``syncedGroupId`` (``null`` unless synced), ``seatCap`` (only when configured) and
+  ``pendingInvitationsCount``; organization users carry their first ``team``, omitted for
+  users in no team (the description's nullable ``$ref`` is not portable). A 5.x fake omits
+  all of them and answers 404 on every 6.2-only route, as an older installation does.
+- ``v1_cutover``: on a 6.2 fake the v1 usage endpoints count no activity from that day on;
+  the default ``None`` keeps v1 complete so that v1-only tests see data.
+- No rate limit is documented: ``rate_limit`` applies to every route alike.
+
+Control endpoints (``POST /__fake__/clock``, ``/__fake__/correct``, ``/__fake__/add-user``,
+``/__fake__/deactivate-user``, JSON bodies) let a fake in another process be driven; see
+:func:`apply_control` and :class:`~.process.FakeTabnineProcess`.
 
 Use :func:`tabnine_usage_async.testing.serve_fake_tabnine` rather than this module directly.
 """
@@ -38,7 +60,14 @@ from .stats import RequestRecord, ServerStats
 from .throttle import Latency, RateLimiter, SlowBody
 from .usage import Granularity
 
-__all__ = ["VERSIONS", "ApiError", "FakeServerConfig", "FakeTabnineApp", "Version"]
+__all__ = [
+    "VERSIONS",
+    "ApiError",
+    "FakeServerConfig",
+    "FakeTabnineApp",
+    "Version",
+    "apply_control",
+]
 
 Version = Literal["6.2", "5.x"]
 #: The server versions the fake can play: a current 6.2 server or an older private installation.
@@ -148,6 +177,7 @@ class FakeTabnineApp:
         self.planner = FaultPlanner(config.faults, list(config.scripted))
         self._limiter = RateLimiter(config.rate_limit) if config.rate_limit else None
         self._latency_seen: dict[str, int] = {}
+        self._truncating: set[int] = set()
         self._closing = asyncio.Event()
         self.app = web.Application(middlewares=[self._pipeline])
         self._add_routes()
@@ -165,6 +195,10 @@ class FakeTabnineApp:
         except asyncio.TimeoutError:
             return False
         return True
+
+    def must_truncate(self, request: web.Request) -> bool:
+        """Whether a ``truncated`` fault hit this request (for handlers that stream)."""
+        return id(request) in self._truncating
 
     def now(self) -> float:
         """The server clock (the event loop's monotonic time), as used by ``stats``."""
@@ -272,7 +306,15 @@ class FakeTabnineApp:
                 return ApiError(
                     429, "Too Many Requests", ["Rate limit exceeded"], {"Retry-After": str(wait)}
                 ).response(current=route in CURRENT_ROUTES)
-        response = await self._answer(request, handler, route in CURRENT_ROUTES)
+        # Streamed answers (the audit CSV export) are sent by the handler: it cuts them itself.
+        if fault == "truncated":
+            self._truncating.add(id(request))
+        try:
+            response = await self._answer(request, handler, route in CURRENT_ROUTES)
+        finally:
+            self._truncating.discard(id(request))
+        if response.prepared:
+            return response
         if fault == "truncated":
             return await self._truncate(request, response)
         if self.config.slow_body is not None and isinstance(response, web.Response):

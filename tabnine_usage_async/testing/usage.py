@@ -73,6 +73,7 @@ AGENT_OUT = (103, 104, 105, 106, 107)
 AGENT_SESSIONS = _AG
 AGENT_TOOL_CALLS = _AT
 CHAT_INTERACTIONS = _W
+_BASE_PLANES = 60  # what v1 needs; the rest are drawn only when asked for
 _PLANES = 108
 _SLOTS = 32  # a day has 32 slots of 45 minutes for partial days
 
@@ -185,6 +186,7 @@ class UsageEngine:
         per_day = max(1, self._nbytes * (_PLANES + 20))
         self._plane_cache_days = max(64, plane_cache_bytes // per_day)
         self._plane_cache: OrderedDict[int, _DayPlanes] = OrderedDict()
+        self._extra_cache: OrderedDict[int, tuple[int, ...]] = OrderedDict()
         self._block_cache: OrderedDict[tuple[str, int, int], BlockTotals] = OrderedDict()
         self._block_cache_size = 200_000
         # The clock: days after ``_today`` have no activity; on ``_partial_day`` only users
@@ -223,6 +225,7 @@ class UsageEngine:
         """Re-draw ``members``' numbers on day ordinal ``day`` from plane revision ``revision``."""
         self._corrections.setdefault(day, []).append((members, revision))
         self._plane_cache.pop(day, None)
+        self._extra_cache.pop(day, None)
         self.invalidate(planes=False)
 
     @property
@@ -234,6 +237,7 @@ class UsageEngine:
         """Forget cached totals (and cached planes when ``planes``)."""
         if planes:
             self._plane_cache.clear()
+            self._extra_cache.clear()
         self._block_cache.clear()
         for cache in self.derived_caches:
             cache.clear()
@@ -248,12 +252,7 @@ class UsageEngine:
         if cached is not None:
             self._plane_cache.move_to_end(day)
             return cached
-        raw = [self._draw(day, plane, 0) for plane in range(_PLANES)]
-        for members, revision in self._corrections.get(day, ()):
-            raw = [
-                (bits & ~members) | (self._draw(day, plane, revision) & members)
-                for plane, bits in enumerate(raw)
-            ]
+        raw = self._draw_planes(day, range(_BASE_PLANES))
         useful = tuple(raw[w] & raw[x] for w, x in zip(_W, _X, strict=False))
         planes = _DayPlanes(
             planes=tuple(raw),
@@ -274,9 +273,29 @@ class UsageEngine:
             key = struct.pack("<qqqq", self._seed, day, plane, revision)
         return int.from_bytes(hashlib.shake_128(key).digest(self._nbytes), "little")
 
+    def _draw_planes(self, day: int, numbers: range) -> list[int]:
+        raw = [self._draw(day, plane, 0) for plane in numbers]
+        for members, revision in self._corrections.get(day, ()):
+            raw = [
+                (bits & ~members) | (self._draw(day, plane, revision) & members)
+                for plane, bits in zip(numbers, raw, strict=True)
+            ]
+        return raw
+
+    def _extra(self, day: int) -> tuple[int, ...]:
+        cached = self._extra_cache.get(day)
+        if cached is not None:
+            self._extra_cache.move_to_end(day)
+            return cached
+        extra = tuple(self._draw_planes(day, range(_BASE_PLANES, _PLANES)))
+        self._extra_cache[day] = extra
+        if len(self._extra_cache) > self._plane_cache_days:
+            self._extra_cache.popitem(last=False)
+        return extra
+
     def planes(self, day: int) -> tuple[int, ...]:
-        """The raw bit planes of day ordinal ``day`` (corrections applied)."""
-        return self._planes(day).planes
+        """All raw bit planes of day ordinal ``day`` (corrections applied), by plane number."""
+        return self._planes(day).planes + self._extra(day)
 
     def day_masks(self, day: int, members: int) -> tuple[int, int, int, int, tuple[int, ...]]:
         """Activity masks (any, code, chat, agent) and summed counts for ``members`` on ``day``."""
@@ -288,7 +307,9 @@ class UsageEngine:
         dp = self._planes(day)
         p = dp.planes
         if day == self._partial_day:
-            alive &= below([p[i] for i in HOUR], self._partial_slots, self.all_users_mask)
+            extra = self._extra(day)
+            hours = [extra[i - _BASE_PLANES] for i in HOUR]
+            alive &= below(hours, self._partial_slots, self.all_users_mask)
         a0, a1, a2, a3, a4, a5 = (p[i] for i in _A)
         active = (
             (self._heavy & (a0 | a1))
