@@ -14,9 +14,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,7 @@ from .report import describe_machine, render
 from .scenarios import (
     CONCURRENCY,
     MODES,
+    OVERHEAD_ROWS,
     SCENARIOS,
     SEED,
     TEAMS,
@@ -70,7 +73,83 @@ def _server(**options: Any) -> Iterator[FakeTabnineProcess]:
         yield fake
 
 
-def _server_stats(fake: FakeTabnineProcess) -> dict[str, Any]:
+@dataclass
+class StaticServer:
+    """``benchmarks.static_server`` in a child process: the same surface as a fake process."""
+
+    base_url: str
+    token: str
+    process: subprocess.Popen[str]
+
+    def reset_stats(self) -> None:
+        """Zero the request counter."""
+        request = urllib.request.Request(self.base_url + "/__fake__/reset-stats", method="POST")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
+
+#: The one user and week every client-bound request asks for (7 daily blocks or buckets).
+STATIC_WEEK = ("2025-12-01T00:00:00Z", "2025-12-08T00:00:00Z")
+
+
+def _static_bodies(workdir: Path) -> tuple[dict[str, str], str, str]:
+    """Real v1 and v2 answers of the fake server, saved to files: {prefix: file}, org, user.
+
+    The user is the one of the first twenty whose v1 week is the longest (the most active).
+    """
+    data = Dataset(seed=SEED, teams=TEAMS, users=50)
+    org_id = data.organization.id
+    best: tuple[int, str, dict[str, bytes]] | None = None
+    with _server(users=50) as fake:
+        for user in data.users[:20]:
+            bodies = {}
+            for api in ("v1", "v2"):
+                query = urllib.parse.urlencode(
+                    {
+                        "organizationId": org_id,
+                        "userId": user.id,
+                        "from": STATIC_WEEK[0],
+                        "to": STATIC_WEEK[1],
+                        "granularity": "daily",
+                    }
+                )
+                request = urllib.request.Request(
+                    f"{fake.base_url}/api/{api}/user/usage?{query}", headers=fake.headers
+                )
+                with urllib.request.urlopen(request, timeout=30) as reply:
+                    bodies[api] = reply.read()
+            if best is None or len(bodies["v1"]) > best[0]:
+                best = (len(bodies["v1"]), user.id, bodies)
+    assert best is not None
+    files = {}
+    for api, body in best[2].items():
+        path = workdir / f"static-{api}.json"
+        path.write_bytes(body)
+        files[f"/api/{api}/"] = str(path)
+    return files, org_id, best[1]
+
+
+@contextmanager
+def _static_server(workdir: Path, bodies: dict[str, str]) -> Iterator[StaticServer]:
+    mapping = workdir / "static-bodies.json"
+    mapping.write_text(json.dumps(bodies), encoding="utf-8")
+    command = [sys.executable, "-m", "benchmarks.static_server", str(mapping)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        ready = json.loads(process.stdout.readline())
+        _pin(process.pid, SERVER_CPUS)
+        yield StaticServer(ready["base_url"], ready["token"], process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _server_stats(fake: FakeTabnineProcess | StaticServer) -> dict[str, Any]:
     with urllib.request.urlopen(fake.base_url + "/__fake__/stats?log=0", timeout=30) as reply:
         data: dict[str, Any] = json.load(reply)
     return {
@@ -104,7 +183,11 @@ class Runner:
             print(text, file=sys.stderr, flush=True)
 
     def run(
-        self, scenario: str, fake: FakeTabnineProcess, spec: dict[str, Any], **labels: Any
+        self,
+        scenario: str,
+        fake: FakeTabnineProcess | StaticServer,
+        spec: dict[str, Any],
+        **labels: Any,
     ) -> dict[str, Any]:
         """Run ``spec`` in a fresh child process against ``fake``; record the run."""
         self._count += 1
@@ -175,16 +258,34 @@ def _interleaved(runner: Runner, runs: int, contenders: tuple[str, ...], go: Any
 
 
 def overhead(runner: Runner, mode: Mode) -> dict[str, Any]:
-    users = min(2000, max(10, mode.overhead_requests // 6))
-    params = {"requests": mode.overhead_requests, "concurrency": CONCURRENCY, "users": users}
-    requests = _user_requests(users, mode.overhead_requests)
-    with _server(users=users) as fake:
-
-        def go(contender: str, run: int) -> None:
-            spec = {"kind": "requests", "contender": contender, "concurrency": CONCURRENCY}
-            runner.run("overhead", fake, spec | requests, run=run)
-
-        _interleaved(runner, mode.runs, ("ours", "aiohttp", "httpx"), go)
+    bodies, org_id, user_id = _static_bodies(runner.workdir)
+    params = {
+        "requests": mode.overhead_requests,
+        "concurrency": CONCURRENCY,
+        "body_bytes": {
+            prefix.strip("/").rsplit("/", 1)[-1]: Path(file).stat().st_size
+            for prefix, file in bodies.items()
+        },
+    }
+    requests = {
+        "org_id": org_id,
+        "user_ids": [user_id],
+        "windows": [list(STATIC_WEEK)],
+        "count": mode.overhead_requests,
+        "granularity": "daily",
+    }
+    with _static_server(runner.workdir, bodies) as server:
+        for run in range(mode.runs):
+            for row in OVERHEAD_ROWS:
+                spec = {
+                    "kind": "requests",
+                    "contender": row.contender,
+                    "concurrency": CONCURRENCY,
+                    "api": row.api,
+                    "speed": row.speed,
+                    "loop": row.loop,
+                }
+                runner.run("overhead", server, spec | requests, run=run, row=row.key)
     return params
 
 

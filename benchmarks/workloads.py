@@ -20,7 +20,7 @@ import json
 import os
 import resource
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -43,6 +43,7 @@ _USAGE_PATHS = {
     "team": "/api/v1/team/usage",
     "user": "/api/v1/user/usage",
 }
+_V2_USER_PATH = "/api/v2/user/usage"
 
 
 @dataclass
@@ -63,6 +64,13 @@ class Tally:
         self.records += blocks
         if self.first_record is None:
             self.first_record = time.perf_counter() - self.started
+
+
+def _speed_parser() -> bool:
+    """Whether the SDK parses with the speed extra's parser in this process."""
+    from tabnine_usage_async import _guard
+
+    return _guard._FAST_PARSE is not None
 
 
 def _cpu_seconds() -> float:
@@ -181,6 +189,7 @@ async def requests_ours(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
     jobs = user_usage_requests(spec)
     org_id: str = spec["org_id"]
     granularity: str = spec["granularity"]
+    v2 = spec.get("api") == "v2"
     async with TabnineClient(
         token=spec["token"],
         base_url=spec["base_url"],
@@ -192,6 +201,12 @@ async def requests_ours(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
 
         async def one(job: tuple[str, datetime, datetime]) -> None:
             user_id, start, end = job
+            if v2:
+                report_v2 = await client.get_user_usage_v2(
+                    user_id, start, end, granularity, organization_id=org_id
+                )
+                tally.record(len(report_v2.buckets))
+                return
             report = await client.get_user_usage(
                 user_id, start, end, granularity, organization_id=org_id
             )
@@ -209,6 +224,7 @@ async def requests_baseline(contender: str, spec: dict[str, Any], tally: Tally) 
     jobs = user_usage_requests(spec)
     org_id: str = spec["org_id"]
     granularity: str = spec["granularity"]
+    path = _V2_USER_PATH if spec.get("api") == "v2" else _USAGE_PATHS["user"]
 
     async def body(get: Getter) -> None:
         tally.started = time.perf_counter()
@@ -216,7 +232,7 @@ async def requests_baseline(contender: str, spec: dict[str, Any], tally: Tally) 
         async def one(job: tuple[str, datetime, datetime]) -> None:
             user_id, start, end = job
             params = _usage_params(org_id, "user", user_id, start, end, granularity)
-            data = await _get_json(get, tally, _USAGE_PATHS["user"], params)
+            data = await _get_json(get, tally, path, params)
             if data is not None:
                 tally.record(len(data["usage"]["data"]))
 
@@ -413,6 +429,23 @@ async def _dispatch(
     raise ValueError(f"unknown workload {kind!r}")
 
 
+def _run(main: Coroutine[Any, Any, dict[str, Any]], loop: str) -> dict[str, Any]:
+    """Run ``main`` on asyncio's default event loop or on uvloop's."""
+    if loop == "asyncio":
+        return asyncio.run(main)
+    if loop != "uvloop":
+        raise ValueError(f"unknown event loop {loop!r}")
+    import uvloop
+
+    event_loop = uvloop.new_event_loop()
+    try:
+        asyncio.set_event_loop(event_loop)
+        return event_loop.run_until_complete(main)
+    finally:
+        asyncio.set_event_loop(None)
+        event_loop.close()
+
+
 def run_workload(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one workload in this process and return its measurements.
 
@@ -426,7 +459,7 @@ def run_workload(spec: dict[str, Any]) -> dict[str, Any]:
     tally = Tally()
     cpu_before = _cpu_seconds()
     began = time.perf_counter()
-    extra = asyncio.run(_dispatch(kind, contender, spec, tally))
+    extra = _run(_dispatch(kind, contender, spec, tally), spec.get("loop", "asyncio"))
     ended = time.perf_counter()
     wall = ended - began
     cpu = _cpu_seconds() - cpu_before
@@ -440,6 +473,8 @@ def run_workload(spec: dict[str, Any]) -> dict[str, Any]:
         "failed": tally.failed,
         "records": tally.records,
         "first_record": tally.first_record,
+        "loop": spec.get("loop", "asyncio"),
+        "speed_parser": _speed_parser(),
         "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         **extra,
     } | ({"output_bytes": os.path.getsize(spec["output"])} if kind == "memory" else {})
