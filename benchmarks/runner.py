@@ -32,6 +32,7 @@ from .scenarios import (
     OVERHEAD_ROWS,
     SCENARIOS,
     SEED,
+    SLOW_CONCURRENCY,
     TEAMS,
     WALK_END,
     WALK_JITTER,
@@ -332,6 +333,18 @@ def walk(runner: Runner, mode: Mode) -> dict[str, Any]:
             runner.run("walk", fake, spec, run=run, jitter_ms=jitter)
 
         _interleaved(runner, mode.walk_runs, ("ours", "aiohttp"), go_jittered)
+    # A slow private installation: ten times the latency, four times the requests in flight.
+    params["slow_latency_ms"] = mode.slow_latency_ms
+    params["slow_concurrency"] = SLOW_CONCURRENCY
+    slow_spec = walk_spec | {"concurrency": SLOW_CONCURRENCY}
+    with _server(users=mode.walk_users, latency_ms=mode.slow_latency_ms) as fake:
+
+        def go_slow(contender: str, run: int) -> None:
+            spec = slow_spec | {"contender": contender}
+            labels = {"latency_ms": mode.slow_latency_ms, "concurrency": SLOW_CONCURRENCY}
+            runner.run("walk", fake, spec, run=run, jitter_ms=0, **labels)
+
+        _interleaved(runner, mode.walk_runs, ("ours", "aiohttp"), go_slow)
     return params
 
 
