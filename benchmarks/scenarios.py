@@ -49,6 +49,7 @@ class Mode:
     storm_rate: float
     storm_seconds: float
     limited_runs: int
+    scale_users: tuple[int, int]
 
 
 MODES = {
@@ -69,6 +70,7 @@ MODES = {
         storm_rate=200.0,
         storm_seconds=10.0,
         limited_runs=3,
+        scale_users=(10_000, 100_000),
     ),
     "quick": Mode(
         name="quick",
@@ -87,6 +89,7 @@ MODES = {
         storm_rate=200.0,
         storm_seconds=2.0,
         limited_runs=1,
+        scale_users=(500, 5000),
     ),
     "smoke": Mode(
         name="smoke",
@@ -105,6 +108,7 @@ MODES = {
         storm_rate=40.0,
         storm_seconds=1.0,
         limited_runs=1,
+        scale_users=(20, 200),
     ),
 }
 
@@ -197,6 +201,7 @@ SCENARIOS = (
     Scenario("memory", "3. Memory of a streaming walk", ("ours",)),
     Scenario("rate", "4. Rate limit adherence", ("ours",)),
     Scenario("storm", "5. 429 storm", ("ours", "aiohttp", "httpx")),
+    Scenario("scale", "6. Scale", ("ours",)),
 )
 
 LABELS = {
@@ -619,10 +624,121 @@ def _storm(runs: list[dict[str, Any]], params: dict[str, Any]) -> Summary:
     )
 
 
+#: Users per team in the scale scenario's organizations (about 500 teams for 100,000 users).
+USERS_PER_TEAM = 200
+
+
+def _scale(runs: list[dict[str, Any]], params: dict[str, Any]) -> Summary:
+    small, large = params["users"]
+    values: dict[int, dict[str, float]] = {}
+    rows = []
+    for users in (small, large):
+        mine = _by(runs, "users", users)
+
+        def of(kind: str, key: str, mine: list[dict[str, Any]] = mine) -> float:
+            return _median([r["result"].get(key) for r in mine if r.get("kind") == kind])
+
+        values[users] = v = {
+            "listing_s": of("scale-list", "listing_s"),
+            "planning_s": of("scale-list", "planning_s"),
+            "list_rss_mb": of("scale-list", "max_rss_kb") / 1024,
+            "walk_s": of("memory", "elapsed"),
+            "walk_rss_mb": of("memory", "max_rss_kb") / 1024,
+            "records": of("memory", "records"),
+            "dry_run_s": of("dry-run", "wall"),
+            "dry_run_rss_mb": of("dry-run", "max_rss_kb") / 1024,
+        }
+        rows.append(
+            [
+                f"{users:,} users, {max(2, users // USERS_PER_TEAM)} teams",
+                _fmt(v["listing_s"], 2),
+                _fmt(v["planning_s"], 3),
+                _fmt(v["list_rss_mb"], 1),
+                _fmt(v["walk_s"], 1),
+                _fmt(v["walk_rss_mb"], 1),
+                _fmt(v["records"]),
+                _fmt(v["dry_run_s"], 2),
+                _fmt(v["dry_run_rss_mb"], 1),
+            ]
+        )
+    ratio = {k: values[large][k] / values[small][k] for k in values[large] if values[small][k]}
+    growth = {k: (values[large][k] - values[small][k]) for k in ("list_rss_mb", "walk_rss_mb")}
+    factor = large / small
+    rows.append(
+        [
+            f"ratio {large // small}x users",
+            _fmt(ratio["listing_s"], 1),
+            _fmt(ratio["planning_s"], 1),
+            _fmt(ratio["list_rss_mb"], 2),
+            _fmt(ratio["walk_s"], 1),
+            _fmt(ratio["walk_rss_mb"], 2),
+            _fmt(ratio["records"], 1),
+            _fmt(ratio["dry_run_s"], 1),
+            _fmt(ratio["dry_run_rss_mb"], 2),
+        ]
+    )
+    # Linear time grows by ``factor``; allow twice that for a shared machine, far below the
+    # ``factor ** 2`` of anything quadratic.
+    time_keys = ("listing_s", "planning_s", "walk_s", "dry_run_s")
+    worst_time = max(ratio[k] for k in time_keys)
+    return Summary(
+        title=(
+            f"6. Scale: organizations of {small:,} and {large:,} users "
+            f"({USERS_PER_TEAM} per team), one monthly window at monthly granularity"
+        ),
+        header=[
+            "organization",
+            "listing s",
+            "planning s",
+            "listing RSS MB",
+            "walk s",
+            "walk RSS MB",
+            "records",
+            "dry run s",
+            "dry run RSS MB",
+        ],
+        rows=rows,
+        targets=[
+            Target(
+                f"scale: peak RSS of a streaming walk of {large:,} users",
+                "< 150 MB",
+                f"{values[large]['walk_rss_mb']:.1f} MB",
+                values[large]["walk_rss_mb"] < 150,
+            ),
+            Target(
+                f"scale: time, {small:,} -> {large:,} users (linear = {factor:.0f})",
+                f"<= {2 * factor:.0f} (not quadratic)",
+                f"{worst_time:.1f}",
+                worst_time <= 2 * factor,
+            ),
+            Target(
+                f"scale: walk memory growth, {small:,} -> {large:,} users",
+                f"sub-linear (< {factor:.0f}x)",
+                f"{ratio['walk_rss_mb']:.2f}x",
+                ratio["walk_rss_mb"] < factor,
+            ),
+        ],
+        notes=[
+            "listing: list_members() (every user once, with all of the user's teams); "
+            "planning: every (entity, window) unit of the walk; listing RSS is that child "
+            "process's peak. walk: backfill() of one monthly window into JSON Lines, a fresh "
+            "process. dry run: `tabnine-usage backfill --dry-run` in a fresh process.",
+            "The ratio row divides the larger organization's figure by the smaller's; times "
+            "include the fake server's share on a shared machine.",
+        ],
+        numbers={
+            "values": {str(k): v for k, v in values.items()},
+            "ratios": ratio,
+            "growth": growth,
+        },
+    )
+
+
 _SUMMARISERS = {
     "overhead": _overhead,
     "walk": _walk,
     "memory": _memory,
     "rate": _rate,
     "storm": _storm,
+    "scale": _scale,
 }

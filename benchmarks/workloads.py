@@ -29,7 +29,8 @@ import aiohttp
 import httpx
 
 from tabnine_usage_async import TabnineClient
-from tabnine_usage_async.orchestrator import walk_usage
+from tabnine_usage_async.listing import list_members
+from tabnine_usage_async.orchestrator import Entity, plan_units, walk_usage
 from tabnine_usage_async.windows import format_datetime, resolve_range, split_windows
 
 __all__ = ["CONTENDERS", "run_workload"]
@@ -408,6 +409,64 @@ async def memory_ours(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
     return {"via": how}
 
 
+# -- scenario: scale ------------------------------------------------------------------------------
+
+
+async def scale_list(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
+    """List the whole organization (every user once, with teams) and plan one window's units."""
+    async with TabnineClient(
+        token=spec["token"],
+        base_url=spec["base_url"],
+        max_concurrency=int(spec["concurrency"]),
+        page_size=100,
+    ) as client:
+        tally.started = time.perf_counter()
+        org_id = await client.resolve_organization_id()
+        roster = await list_members(client)
+        listed = time.perf_counter() - tally.started
+        entities = [Entity("organization", org_id)]
+        entities += [Entity("team", team_id) for team_id in roster.team_ids]
+        entities += [Entity("user", m.user.id, m.team_ids, m.user.email) for m in roster.members]
+        units = sum(1 for _ in plan_units(entities, _windows(spec)))
+        planned = time.perf_counter() - tally.started - listed
+        tally.ok = units
+        tally.attempts = client.stats.requests
+        tally.failed = client.stats.failures
+    return {"listing_s": listed, "planning_s": planned, "users": len(roster.members)}
+
+
+def dry_run(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
+    """``tabnine-usage backfill --dry-run`` in this process, as a user would run it."""
+    from tabnine_usage_async.cli import main
+
+    os.environ["TABNINE_API_TOKEN"] = spec["token"]
+    argv = [
+        "backfill",
+        "--dry-run",
+        "--base-url",
+        spec["base_url"],
+        "--start",
+        spec["start"],
+        "--end",
+        spec["end"],
+        "--window",
+        spec["window"],
+        "--granularity",
+        spec["granularity"],
+        "--concurrency",
+        str(spec["concurrency"]),
+        "--output",
+        spec["output"],
+        "-q",
+    ]
+    tally.started = time.perf_counter()
+    code = main(argv)
+    if code != 0:
+        raise RuntimeError(f"the dry run exited with {code}")
+    tally.ok = 1
+    return {}
+
+
 # -- dispatch -----------------------------------------------------------------------------------
 
 
@@ -426,6 +485,8 @@ async def _dispatch(
         return await walk_baseline(contender, spec, tally)
     if kind == "memory":
         return await memory_ours(spec, tally)
+    if kind == "scale-list":
+        return await scale_list(spec, tally)
     raise ValueError(f"unknown workload {kind!r}")
 
 
@@ -459,7 +520,10 @@ def run_workload(spec: dict[str, Any]) -> dict[str, Any]:
     tally = Tally()
     cpu_before = _cpu_seconds()
     began = time.perf_counter()
-    extra = _run(_dispatch(kind, contender, spec, tally), spec.get("loop", "asyncio"))
+    if kind == "dry-run":  # the command line runs its own event loop
+        extra = dry_run(spec, tally)
+    else:
+        extra = _run(_dispatch(kind, contender, spec, tally), spec.get("loop", "asyncio"))
     ended = time.perf_counter()
     wall = ended - began
     cpu = _cpu_seconds() - cpu_before

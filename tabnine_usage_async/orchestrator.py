@@ -62,6 +62,11 @@ __all__ = [
 #: Every scope, in walk order.
 SCOPES: tuple[Scope, ...] = ("organization", "team", "user")
 
+#: While the roster is listed, up to this many rounds of ``max_concurrency`` user units are
+#: fetched ahead and held (a slow installation's listing takes a dozen round trips; each held
+#: answer is one report, a few KB to a few tens of KB).
+EARLY_ROUNDS = 8
+
 #: ``"raise"`` stops at the first unit that fails after retries; ``"collect"`` keeps going.
 OnError = Literal["raise", "collect"]
 
@@ -250,6 +255,7 @@ class UsageWalk:
         self._early: dict[str, None] = {}
         self._held: list[tuple[WorkUnit, UsageReport | TabnineError]] = []
         self._roster: dict[str, Entity] | None = None
+        self._fetch_slots: anyio.CapacityLimiter  # made in _engine, inside the event loop
 
     def skip_units(self, keys: Iterable[str]) -> None:
         """Leave out these unit keys (finished by an earlier run); call before iterating."""
@@ -323,6 +329,8 @@ class UsageWalk:
     async def _engine(self, results: MemoryObjectSendStream[UnitResult | FailedUnit]) -> None:
         async with results:
             org_id = await self._client.resolve_organization_id()
+            # Usage fetches hold one of these; fewer while listings run (see ``_produce``).
+            self._fetch_slots = anyio.CapacityLimiter(self._workers)
             units, queue = anyio.create_memory_object_stream[WorkUnit](self._workers)
             async with anyio.create_task_group() as tg:
                 for _ in range(self._workers):
@@ -367,12 +375,19 @@ class UsageWalk:
             await self._fail(results, "list|teams", exc)
             return
         members: dict[str, Entity] = {}
+        if "user" in self.scopes:
+            # Keep a connection free for each listing (they page one after the other): usage
+            # fetches filling every slot would make each page wait a whole round trip.
+            listings = len(teams) + (2 if self.include_unassigned else 0)
+            reserve = min(self._workers // 2, listings)
+            self._fetch_slots.total_tokens = max(1, self._workers - reserve)
         async with anyio.create_task_group() as tg:
             if "user" in self.scopes:
                 tg.start_soon(self._list_users, [t.id for t in teams], members, units, results)
             if "team" in self.scopes:
                 for team in teams:
                     await self._submit(units, Entity("team", team.id))
+        self._fetch_slots.total_tokens = self._workers
         team_units = len(teams) * windows if "team" in self.scopes else 0
         org_units = windows if "organization" in self.scopes else 0
         self.progress.units_total = org_units + team_units + len(members) * windows
@@ -392,13 +407,13 @@ class UsageWalk:
 
         A user's records name all of the user's teams, known only once every listing has ended,
         but the user's usage does not depend on them: while the listings run, the first users
-        listed are fetched already (up to ``2 x max_concurrency`` units), so that the requests
-        in flight do not drop to the few organization and team units while the roster is read,
-        which would cost a long walk several round trips behind a slow server. Their answers
+        listed are fetched already (up to ``EARLY_ROUNDS x max_concurrency`` units), so that
+        the requests in flight do not drop to the few organization and team units while the
+        roster is read, which costs a long walk round trips behind a slow server. Their answers
         are held until the roster is complete, then sent with the user's teams, or dropped if
         the user is not in the final roster (removed while it was listed).
         """
-        early_users = max(1, 2 * self._workers // max(1, len(self.planned)))
+        early_users = max(1, EARLY_ROUNDS * self._workers // max(1, len(self.planned)))
         arrived: list[User] = []
         woken = anyio.Event()
         listed = False
@@ -484,7 +499,8 @@ class UsageWalk:
             async for unit in queue:
                 outcome: UsageReport | TabnineError
                 try:
-                    outcome = await self._fetch(org_id, unit)
+                    async with self._fetch_slots:
+                        outcome = await self._fetch(org_id, unit)
                 except TabnineError as exc:
                     outcome = exc
                 early = unit.entity.scope == "user" and unit.entity.id in self._early
