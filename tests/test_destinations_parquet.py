@@ -60,12 +60,11 @@ def test_folder_targets_open_a_parquet_folder(form: str, tmp_path: Path) -> None
 
 
 async def test_layout_is_hive_partitioned_by_month(tmp_path: Path) -> None:
-    """Incremental streams get a file per month, snapshots one file, state a hidden name."""
+    """Months get a file each, snapshots one, state a hidden name; no lock file is left."""
     dest = await _filled(tmp_path / "ds")
     await dest.close()
     assert _files(tmp_path / "ds") == [
         "_state.sqlite",
-        "_state.sqlite.lock",
         "events/month=2026-11/part-0.parquet",
         "events/month=2026-12/part-0.parquet",
         "people/part-0.parquet",
