@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint typecheck pytest demo bench clean
+.PHONY: test lint typecheck pytest demo bench clean browser screenshot
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,26 +24,39 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict tabnine_usage_async
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser
 	$(BIN)/pytest
+
+# The report's browser tests drive Debian's Chromium (Playwright's own browser download is not
+# used). Quick when it is already there; the tests fail, never skip, without it.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-dejavu-core; }
 
 # Benchmarks against aiohttp and httpx loops (several minutes; `make bench BENCH_ARGS=--quick`).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
-# A fresh backfill of a fake organization each time (earlier output is removed first), then a
-# sample of the records it wrote.
+# A fresh sync of a fake organization into a SQLite dataset (earlier output is removed first), its
+# status, the five users with the most accepted completions, and the adoption report built from it.
 demo: $(STAMP)
 	rm -rf demo-output
-	$(BIN)/tabnine-usage backfill --fake --fake-users 300 --start 2026-01-01 --end 2026-07-01 \
-		--granularity daily --window month --output demo-output/usage.parquet
-	$(BIN)/python -c 'from tabnine_usage_async.sinks import read_records; \
-	rows = read_records("demo-output/usage.parquet"); \
-	print(len(rows), "records in demo-output/usage.parquet; an active day of each scope:"); \
-	active = [next(r for r in rows if r["scope"] == s and r["code_completions"]) \
-	          for s in ("organization", "team", "user")]; \
-	[print(" ", r["scope"], r["period_start"], "active users", r["active_users"], \
-	       "completions", r["code_completions"], "chats", r["chat_interactions"]) for r in active]'
+	$(BIN)/tabnine-usage sync --fake --fake-users 300 --to demo-output/usage.sqlite \
+		--since 2025-07-01 --now 2026-01-16T00:00:00Z
+	$(BIN)/tabnine-usage status --to demo-output/usage.sqlite
+	$(BIN)/python -c 'import sqlite3; db = sqlite3.connect("demo-output/usage.sqlite"); \
+	print("top users by accepted completions since 2025-07-01:"); \
+	[print(f"  {email:40} {total:>8}") for email, total in db.execute( \
+	    "SELECT user_email, SUM(code_completions) AS n FROM usage WHERE scope = ? " \
+	    "GROUP BY user_id ORDER BY n DESC LIMIT 5", ("user",))]'
+	$(BIN)/tabnine-usage report --from demo-output/usage.sqlite --output demo-output/report.html
+	@echo "report: $$(pwd)/demo-output/report.html"
+
+# Regenerate the README's picture of the report from the demo's data, in the same headless browser.
+screenshot: $(STAMP) browser
+	test -f demo-output/report.html || $(MAKE) demo
+	$(BIN)/python -m tests.browser_support demo-output/report.html docs/report.png
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache build dist *.egg-info

@@ -33,6 +33,11 @@ from .scenarios import (
     SCENARIOS,
     SEED,
     SLOW_CONCURRENCY,
+    SYNC_DAILY_NOW,
+    SYNC_FIRST_NOW,
+    SYNC_RUNS,
+    SYNC_SINCE,
+    SYNC_USERS,
     TEAMS,
     USERS_PER_TEAM,
     WALK_END,
@@ -446,6 +451,33 @@ def scale(runner: Runner, mode: Mode) -> dict[str, Any]:
     return params
 
 
+def sync(runner: Runner, mode: Mode) -> dict[str, Any]:
+    users, since = SYNC_USERS[mode.name], SYNC_SINCE[mode.name]
+    params = {
+        "users": users,
+        "teams": TEAMS,
+        "streams": "usage",
+        "since": since,
+        "concurrency": CONCURRENCY,
+    }
+    with _server(users=users) as fake:
+        for run in range(SYNC_RUNS[mode.name]):
+            target = runner.workdir / f"sync-{run}.sqlite"
+            spec = {
+                "kind": "sync",
+                "contender": "ours",
+                "concurrency": CONCURRENCY,
+                "target": str(target),
+                "since": since,
+                "streams": "usage",
+            }
+            runner.run("sync", fake, spec | {"now": SYNC_FIRST_NOW}, run=run, phase="full")
+            runner.run("sync", fake, spec | {"now": SYNC_DAILY_NOW}, run=run, phase="daily")
+            for leftover in runner.workdir.glob(f"sync-{run}.sqlite*"):
+                leftover.unlink()
+    return params
+
+
 _SCENARIO_FUNCTIONS = {
     "overhead": overhead,
     "walk": walk,
@@ -453,6 +485,7 @@ _SCENARIO_FUNCTIONS = {
     "rate": rate,
     "storm": storm,
     "scale": scale,
+    "sync": sync,
 }
 
 

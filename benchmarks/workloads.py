@@ -467,6 +467,26 @@ def dry_run(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
     return {}
 
 
+async def sync_ours(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
+    """One ``run_sync`` into a SQLite dataset (a first sync is a full backfill of the range)."""
+    from tabnine_usage_async.sync import SyncSpec, run_sync
+
+    job = SyncSpec.build(
+        spec["target"], since=spec["since"], now=spec["now"], streams=spec["streams"]
+    )
+    async with TabnineClient(
+        token=spec["token"], base_url=spec["base_url"], max_concurrency=int(spec["concurrency"])
+    ) as client:
+        tally.started = time.perf_counter()
+        summary = await run_sync(client, job)
+        tally.ok = client.stats.requests - client.stats.failures
+        tally.attempts = client.stats.requests
+        tally.status_429 = client.stats.rate_limited
+        tally.failed = client.stats.failures + len(summary.failed)
+        tally.records = summary.records
+    return {"units": summary.units_done, "status": summary.status}
+
+
 # -- dispatch -----------------------------------------------------------------------------------
 
 
@@ -487,6 +507,8 @@ async def _dispatch(
         return await memory_ours(spec, tally)
     if kind == "scale-list":
         return await scale_list(spec, tally)
+    if kind == "sync":
+        return await sync_ours(spec, tally)
     raise ValueError(f"unknown workload {kind!r}")
 
 

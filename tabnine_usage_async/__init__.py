@@ -81,6 +81,7 @@ from .models import (
 )
 from .orchestrator import FailedUnit, UnitResult, UsageWalk, WalkProgress, WorkUnit, walk_usage
 from .records import RECORD_FIELDS, UsageRecord
+from .sync import SyncSpec, SyncSummary, plan_sync, run_sync
 from .windows import Window, split_windows
 
 __all__ = [
@@ -131,6 +132,8 @@ __all__ = [
     "RetryPolicy",
     "Roster",
     "ServerError",
+    "SyncSpec",
+    "SyncSummary",
     "TabnineClient",
     "TabnineError",
     "Team",
@@ -156,6 +159,8 @@ __all__ = [
     "__version__",
     "backfill",
     "list_members",
+    "plan_sync",
+    "run_sync",
     "split_windows",
     "walk_usage",
 ]

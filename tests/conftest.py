@@ -19,6 +19,9 @@ from aiohttp.test_utils import TestServer
 from tabnine_usage_async import TabnineClient
 from tabnine_usage_async._wire import RetryPolicy
 
+# A real PostgreSQL server for the database destination tests (started only when used).
+pytest_plugins = ("tests.postgres_server",)
+
 TOKEN = "test-token-123"
 
 

@@ -35,6 +35,7 @@ from tabnine_usage_async.destinations import (
     UnitWrite,
     open_destination,
 )
+from tests import database_targets
 
 __all__ = [
     "DESTINATION_KINDS",
@@ -103,6 +104,8 @@ def _pyarrow_missing() -> str | None:
 DESTINATION_KINDS: list[DestinationKind] = [
     DestinationKind("sqlite", lambda tmp: str(tmp / "data.sqlite"), _sqlite_bump),
     DestinationKind("parquet", lambda tmp: str(tmp / "data"), _parquet_bump, _pyarrow_missing),
+    DestinationKind("duckdb", database_targets.duckdb_target, database_targets.duckdb_bump),
+    DestinationKind("postgresql", database_targets.postgres_target, database_targets.postgres_bump),
 ]
 
 

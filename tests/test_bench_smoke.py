@@ -31,6 +31,7 @@ def test_smoke_run_prints_every_table_and_writes_every_run(tmp_path: Path) -> No
         "## 4. Rate limit adherence",
         "## 5. 429 storm",
         "## 6. Scale",
+        "## 7. Dataset sync",
         "## Targets",
         "Machine: ",
     ):
@@ -56,6 +57,7 @@ def test_smoke_run_prints_every_table_and_writes_every_run(tmp_path: Path) -> No
         ("storm", "aiohttp"),
         ("storm", "httpx"),
         ("scale", "ours"),
+        ("sync", "ours"),
     }
     overhead = [run for run in document["runs"] if run["scenario"] == "overhead"]
     assert {run["row"] for run in overhead} == {row.key for row in OVERHEAD_ROWS}

@@ -23,6 +23,8 @@ from ._reads import (
     cmd_users,
     cmd_utilization,
 )
+from ._report import add_report_parser
+from ._sync import add_sync_commands
 
 __all__ = ["build_parser"]
 
@@ -309,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="list the organization and show what would be fetched; fetch no usage",
     )
     backfill.set_defaults(handler=cmd_backfill)
+    add_sync_commands(commands, common)
+
+    add_report_parser(commands, common)
 
     org = commands.add_parser("org", parents=[common], help="the organization")
     _add_read_format(org)

@@ -1,0 +1,194 @@
+"""Benchmark: build the adoption report from a year of daily data for 10,000 users.
+
+``python -m benchmarks.report_build [--users N] [--days N] [--dataset PATH]`` writes a synthetic
+synced dataset (SQLite, through the destination protocol, as a sync writes it) unless it exists,
+then builds the report (read + compute + HTML) in a fresh child process and prints its wall time
+and peak RSS as a Markdown row. Generating the dataset takes several minutes; it is kept for reruns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+from tabnine_usage_async.destinations import UnitWrite, open_destination
+from tabnine_usage_async.streams import get_stream
+
+_STREAMS = ("usage", "agent_usage", "users", "teams", "seats")
+
+
+def _at(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+
+
+async def generate(path: Path, users: int, days: int, seed: int = 1) -> None:
+    """Write ``users`` users' daily usage over ``days`` days (a row per user and day)."""
+    rng = random.Random(seed)
+    first = date(2025, 1, 1)
+    fetched = _at(first + timedelta(days=days + 1))
+    dest = open_destination(path)
+    await dest.open([get_stream(s).table for s in _STREAMS])
+    try:
+        run = await dest.begin_run(started_at=fetched, api_version="v2", job={"bench": True})
+        teams = [f"team-{i}" for i in range(max(1, users // 100))]
+        roster = [
+            {
+                "user_id": f"user-{i}",
+                "email": f"user{i}@example.com",
+                "role": "Member",
+                "verified": True,
+                "fetched_at": fetched,
+                "team_ids": [teams[i % len(teams)]],
+            }
+            for i in range(users)
+        ]
+        snapshot = [
+            UnitWrite("users", "users", {}, None, roster, True, fetched),
+            UnitWrite(
+                "teams",
+                "teams",
+                {},
+                None,
+                [{"team_id": t, "name": t.title(), "fetched_at": fetched} for t in teams],
+                True,
+                fetched,
+            ),
+        ]
+        await dest.write(run, snapshot)
+        head = {
+            "organization_id": "org",
+            "granularity": "daily",
+            "fetched_at": fetched,
+            "complete": True,
+            "team_ids": [],
+        }
+        level = [rng.random() for _ in range(users)]
+        for d in range(days):
+            day = first + timedelta(days=d)
+            start, end = _at(day), _at(day + timedelta(days=1))
+            usage, agent = [], []
+            totals = [0, 0, 0, 0]
+            for i in range(users):
+                active = rng.random() < level[i] * (0.3 if day.weekday() >= 5 else 0.9)
+                c = rng.randint(5, 80) if active else 0
+                ch = rng.randint(0, 8) if active else 0
+                ag = rng.randint(0, 10) if active and level[i] > 0.7 else 0
+                totals = [totals[0] + active, totals[1] + c, totals[2] + ch, totals[3] + ag]
+                usage.append(
+                    {
+                        **head,
+                        "scope": "user",
+                        "entity_id": f"user-{i}",
+                        "user_id": f"user-{i}",
+                        "period_start": start,
+                        "period_end": end,
+                        "active_users": int(active),
+                        "code_completions": c,
+                        "chat_messages": ch,
+                        "agent_messages": ag,
+                    }
+                )
+                if ag:
+                    agent.append(
+                        {
+                            **head,
+                            "scope": "user",
+                            "entity_id": f"user-{i}",
+                            "user_id": f"user-{i}",
+                            "period_start": start,
+                            "period_end": end,
+                            "total_tokens": ag * 9000,
+                            "total_cost": ag * 0.05,
+                        }
+                    )
+            usage.append(
+                {
+                    **head,
+                    "scope": "organization",
+                    "entity_id": "org",
+                    "period_start": start,
+                    "period_end": end,
+                    "active_users": totals[0],
+                    "code_completions": totals[1],
+                    "chat_messages": totals[2],
+                    "agent_messages": totals[3],
+                }
+            )
+            await dest.write(
+                run,
+                [
+                    UnitWrite("usage", f"day:{day}", {}, (start, end), usage, True, fetched),
+                    UnitWrite("agent_usage", f"day:{day}", {}, (start, end), agent, True, fetched),
+                ],
+            )
+        await dest.finish_run(run, status="succeeded", finished_at=fetched, summary={})
+    finally:
+        await dest.close()
+
+
+def measure(path: Path) -> dict[str, Any]:
+    """Build the report once in this process: wall time and peak RSS."""
+    from tabnine_usage_async.report import load_report
+    from tabnine_usage_async.report.html import render_html
+
+    began = time.perf_counter()
+    report = asyncio.run(load_report(open_destination(path)))
+    computed = time.perf_counter()
+    page = render_html(report)
+    done = time.perf_counter()
+    return {
+        "read_and_compute_s": round(computed - began, 2),
+        "render_s": round(done - computed, 2),
+        "total_s": round(done - began, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "html_mb": round(len(page.encode()) / 1e6, 2),
+        "users_in_report": report.seats.registered,
+    }
+
+
+def main() -> None:
+    """Generate the dataset if needed, then measure in a child process and print a row."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--days", type=int, default=365)
+    parser.add_argument("--dataset", type=Path, default=None)
+    parser.add_argument("--measure", type=Path, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure is not None:
+        print(json.dumps(measure(args.measure)))
+        return
+    path = args.dataset or Path(f"benchmarks/results/report-{args.users}x{args.days}.sqlite")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        began = time.perf_counter()
+        asyncio.run(generate(path, args.users, args.days))
+        print(f"generated {path} in {time.perf_counter() - began:.0f} s", file=sys.stderr)
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.report_build", "--measure", str(path)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result = json.loads(out.stdout)
+    print(
+        "| users | days | read + compute (s) | render (s) | total (s) | peak RSS (MB) | page (MB) |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    print(
+        f"| {args.users:,} | {args.days} | {result['read_and_compute_s']} | "
+        f"{result['render_s']} | {result['total_s']} | {result['peak_rss_mb']} | "
+        f"{result['html_mb']} |"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""Keep a dataset current: the job spec, the planner and the run (see ``run_sync``)."""
+
+from ._plan import DueUnit, Reason, due_reason, plan_stream, sync_windows, unit_key
+from ._run import StreamPlan, SyncPlan, SyncSummary, plan_sync, run_sync
+from ._spec import DEFAULT_LOOKBACK, ApiChoice, CalendarWindow, SyncSpec, parse_lookback
+
+__all__ = [
+    "DEFAULT_LOOKBACK",
+    "ApiChoice",
+    "CalendarWindow",
+    "DueUnit",
+    "Reason",
+    "StreamPlan",
+    "SyncPlan",
+    "SyncSpec",
+    "SyncSummary",
+    "due_reason",
+    "parse_lookback",
+    "plan_stream",
+    "plan_sync",
+    "run_sync",
+    "sync_windows",
+    "unit_key",
+]

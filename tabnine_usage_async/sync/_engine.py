@@ -1,0 +1,182 @@
+"""The engine under every stream: fetch jobs concurrently, turn answers into unit writes.
+
+A *job* is one request: a source (v2 usage, agent usage, audit events...) for one entity over one
+window. It feeds every due unit of the streams that share the source, so ``agent_usage`` and
+``agent_usage_breakdown`` cost one request per entity and window together. Jobs flow through a
+bounded queue to ``workers`` tasks; their results flow back through a bounded stream to one
+consumer (the run, which batches them into destination writes). Every buffer is bounded by the
+number of workers, so a slow destination slows the fetching instead of growing memory. A job
+that still fails after the client's retries becomes one ``FailedUnit`` per unit it feeds; the
+other jobs go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import date, datetime
+
+import anyio
+import attrs
+
+from .._groups import one_error
+from ..client import TabnineClient
+from ..destinations import UnitWrite
+from ..errors import TabnineError
+from ..orchestrator import Entity, FailedUnit, WalkProgress
+from ..streams import RowContext, Source
+from ..streams._fetch import fetch_answer
+from ..windows import Window
+from ._plan import DueUnit
+
+__all__ = ["FetchJob", "JobDone", "JobFailed", "fetch_jobs", "group_jobs", "unit_write"]
+
+
+@attrs.frozen
+class FetchJob:
+    """One request and the units (of one or more streams) its answer completes."""
+
+    source: Source
+    entity: Entity | None
+    request: Window | None
+    granularity: str
+    units: tuple[DueUnit, ...]
+
+
+@attrs.frozen
+class JobDone:
+    """A finished job: the writes of its units, ready for the destination."""
+
+    job: FetchJob
+    writes: tuple[UnitWrite, ...]
+
+    @property
+    def rows(self) -> int:
+        """Rows in all of the job's writes."""
+        return sum(len(w.rows) for w in self.writes)
+
+
+@attrs.frozen
+class JobFailed:
+    """A job that still failed after retries: one ``FailedUnit`` per unit it would have fed."""
+
+    job: FetchJob
+    failures: tuple[FailedUnit, ...]
+
+
+def group_jobs(units: Iterable[DueUnit]) -> list[FetchJob]:
+    """Units that one request answers (same source, entity, window, granularity) -> one job.
+
+    Pure; jobs keep the order in which their first unit came.
+    """
+    jobs: dict[tuple[object, ...], list[DueUnit]] = {}
+    for unit in units:
+        ident = (unit.stream.source, unit.entity, unit.request, unit.granularity)
+        jobs.setdefault(ident, []).append(unit)
+    return [
+        FetchJob(u[0].stream.source, u[0].entity, u[0].request, u[0].granularity, tuple(u))
+        for u in jobs.values()
+    ]
+
+
+def unit_write(unit: DueUnit, rows: list[dict[str, object]], fetched_at: datetime) -> UnitWrite:
+    """The write that replaces ``unit``'s rows in the destination."""
+    window = unit.window
+    if unit.entity is None or window is None:
+        return UnitWrite(unit.stream.name, unit.key, {}, None, rows, True, fetched_at)
+    if unit.stream.units == "organization":
+        match: dict[str, object] = {}
+    else:
+        match = {
+            "scope": unit.entity.scope,
+            "entity_id": unit.entity.id,
+            "granularity": unit.granularity,
+        }
+    complete = window.end <= fetched_at
+    return UnitWrite(
+        unit.stream.name, unit.key, match, (window.start, window.end), rows, complete, fetched_at
+    )
+
+
+def describe(exc: BaseException) -> str:
+    """One readable line: the error class and message."""
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def failed_units(job: FetchJob, exc: TabnineError) -> JobFailed:
+    """The failure of every unit ``job`` feeds."""
+    cause = describe(exc)
+    return JobFailed(
+        job, tuple(FailedUnit(f"{u.stream.name}:{u.key}", cause, exc) for u in job.units)
+    )
+
+
+async def run_job(
+    client: TabnineClient, organization_id: str, job: FetchJob, fetched_at: datetime, since: date
+) -> JobDone:
+    """Fetch one job and build its writes; raises the client's ``TabnineError``."""
+    answer = await fetch_answer(
+        client, job.source, organization_id, job.entity, job.request, job.granularity, since
+    )
+    ctx = RowContext(organization_id, job.entity, fetched_at)
+    return JobDone(
+        job, tuple(unit_write(u, u.stream.rows(answer, ctx), fetched_at) for u in job.units)
+    )
+
+
+async def fetch_jobs(
+    client: TabnineClient,
+    organization_id: str,
+    jobs: Iterable[FetchJob],
+    consume: Callable[[JobDone | JobFailed], Awaitable[None]],
+    *,
+    fetched_at: datetime,
+    since: date,
+    progress: WalkProgress | None = None,
+) -> None:
+    """Fetch every job with ``client.max_concurrency`` workers; hand each result to ``consume``.
+
+    ``consume`` runs in the calling task, one result at a time, so it may write to a destination
+    without locks; while it works, the workers wait on the bounded result stream. Cancelling the
+    caller stops every request.
+    """
+    workers = max(1, client.max_concurrency)
+    send_jobs, receive_jobs = anyio.create_memory_object_stream[FetchJob](workers)
+    send_results, receive_results = anyio.create_memory_object_stream[JobDone | JobFailed](workers)
+
+    async def produce() -> None:
+        async with send_jobs:
+            for job in jobs:
+                await send_jobs.send(job)
+
+    async def work(
+        queue: anyio.abc.ObjectReceiveStream[FetchJob],
+        results: anyio.abc.ObjectSendStream[JobDone | JobFailed],
+    ) -> None:
+        async with queue, results:
+            async for job in queue:
+                try:
+                    item: JobDone | JobFailed = await run_job(
+                        client, organization_id, job, fetched_at, since
+                    )
+                except TabnineError as exc:
+                    item = failed_units(job, exc)
+                await results.send(item)
+
+    # The result stream is closed only after the task group has ended, so that no worker meets a
+    # closed stream when the consumer fails or the caller is cancelled: the group cancels them.
+    # A failing consumer (a destination that cannot write) leaves as its own error, not a group.
+    with one_error():
+        async with receive_results, anyio.create_task_group() as tg:
+            tg.start_soon(produce)
+            for _ in range(workers):
+                tg.start_soon(work, receive_jobs.clone(), send_results.clone())
+            receive_jobs.close()
+            send_results.close()
+            async for item in receive_results:
+                if progress is not None:
+                    if isinstance(item, JobDone):
+                        progress.units_done += 1
+                        progress.records += item.rows
+                    else:
+                        progress.units_failed += 1
+                await consume(item)
