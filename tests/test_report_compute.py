@@ -96,3 +96,20 @@ def test_json_has_plain_values() -> None:
     teams = {t["name"]: t for t in out["teams"]}
     assert teams["Core"]["members"] == 1
     assert teams["(no team)"]["members"] == 1
+
+
+def test_rows_in_any_order_give_the_same_report() -> None:
+    """Users' and agent rows folded newest first give the report of rows folded oldest first."""
+    days = [date(2026, 1, d) for d in range(1, 29)]
+
+    def fold(order: list[date]) -> str:
+        data = _data()
+        for day in order:
+            data.add_usage([_usage("user", "b", day, day.day % 3 % 2, day.day % 5)])
+            at = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
+            agent = {"granularity": "daily", "scope": "user", "entity_id": "b", "period_start": at}
+            data.add_agent_usage([{**agent, "total_tokens": day.day, "total_cost": day.day / 8}])
+        options = ReportOptions(since=date(2026, 1, 1), until=date(2026, 1, 20))
+        return report_to_json(compute_report(data, options=options))
+
+    assert fold(days[::-1]) == fold(days)

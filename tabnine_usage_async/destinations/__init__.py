@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ._base import (
     Column,
+    ColumnReader,
     ColumnType,
     Destination,
     DestinationBusyError,
@@ -30,6 +31,7 @@ from ._sqlite import SqliteDestination
 
 __all__ = [
     "Column",
+    "ColumnReader",
     "ColumnType",
     "Destination",
     "DestinationBusyError",

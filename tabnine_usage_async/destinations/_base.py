@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import attrs
 
@@ -27,6 +27,7 @@ from ..errors import TabnineError
 
 __all__ = [
     "Column",
+    "ColumnReader",
     "ColumnType",
     "Destination",
     "DestinationBusyError",
@@ -37,6 +38,7 @@ __all__ = [
     "TableSchema",
     "UnitState",
     "UnitWrite",
+    "selected_columns",
 ]
 
 #: Logical column types; every destination maps each to a native type.
@@ -235,5 +237,45 @@ class Destination(Protocol):
         ...
 
     def read(self, stream: str) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every row of ``stream`` in batches, values typed as they were written."""
+        """Every row of ``stream`` in batches, values typed as they were written.
+
+        Destinations that can also read a subset of the columns are :class:`ColumnReader` too.
+        """
         ...
+
+
+@runtime_checkable
+class ColumnReader(Protocol):
+    """A destination whose ``read`` can fetch and decode only some columns of a stream.
+
+    Readers that need a few columns of a wide table (the report reads a dozen of the usage
+    table's thirty) check ``isinstance(destination, ColumnReader)`` and pass ``columns``; a
+    destination without it reads every column, which gives the same values, only slower.
+    """
+
+    #: Always ``True``: marks the destinations whose ``read`` takes ``columns``.
+    reads_columns: bool
+
+    def read(
+        self, stream: str, columns: Sequence[str] | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Rows of ``stream`` in batches holding only ``columns`` (every column when ``None``).
+
+        A column the stream does not have raises ``DestinationError``; a column the stored
+        table lacks (added by a newer stream version) reads as ``None``.
+        """
+        ...
+
+
+def selected_columns(table: TableSchema, columns: Sequence[str] | None, where: str) -> list[Column]:
+    """The columns of ``table`` a ``read(columns=...)`` asks for, in the order asked, once each.
+
+    Raises ``DestinationError`` naming ``where`` and the stream for a column it does not have.
+    """
+    if columns is None:
+        return list(table.columns)
+    by_name = {c.name: c for c in table.columns}
+    unknown = sorted({name for name in columns if name not in by_name})
+    if unknown:
+        raise DestinationError(f"{where}: stream {table.name} has no column {', '.join(unknown)}")
+    return [by_name[name] for name in dict.fromkeys(columns)]

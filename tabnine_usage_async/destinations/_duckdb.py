@@ -43,6 +43,7 @@ from ._base import (
     TableSchema,
     UnitState,
     UnitWrite,
+    selected_columns,
 )
 from ._lock import RunLock
 from ._state import _schema_from_row, check_newer, check_tables
@@ -719,23 +720,32 @@ class DuckdbDestination:
 
     # -- reading --------------------------------------------------------------------------
 
-    async def read(self, stream: str) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every row of ``stream`` in key order, in batches, values typed as they were written."""
+    #: ``read`` takes ``columns`` (see ``ColumnReader``).
+    reads_columns = True
+
+    async def read(
+        self, stream: str, columns: Sequence[str] | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Rows of ``stream`` in key order, in batches, values typed as they were written.
+
+        ``columns`` limits the rows to those columns (see ``ColumnReader``).
+        """
         table = self._tables.get(stream)
         if table is None:
             raise DestinationError(f"{self._display} has no stream {stream}")
+        selected = selected_columns(table, columns, self._display)
         # A cursor of its own: one consistent snapshot while writes go on.
         cursor = await self._call(lambda: self._live().cursor())
         try:
             present = set(await self._call(self._columns, cursor, stream))
             if not present:
                 return
-            wanted = [c for c in table.columns if c.name in present]
-            missing = [c.name for c in table.columns if c.name not in present]
+            wanted = [c for c in selected if c.name in present]
+            missing = [c.name for c in selected if c.name not in present]
             names = [c.name for c in wanted]
             json_names = [c.name for c in wanted if c.type == "json"]
             time_names = [c.name for c in wanted if c.type == "timestamp"]
-            select = ", ".join(q(n) for n in names)
+            select = ", ".join(q(n) for n in names) or "NULL"
             key = ", ".join(q(k) for k in table.key)
 
             def start() -> None:
@@ -746,7 +756,8 @@ class DuckdbDestination:
             while batch := await self._call(cursor.fetchmany, READ_BATCH):
                 rows = []
                 for values in batch:
-                    row = dict(zip(names, values, strict=True))
+                    # (strict=False: with no column selected, the query still returns one NULL.)
+                    row = dict(zip(names, values, strict=False))
                     for n in json_names:
                         if row[n] is not None:
                             row[n] = json.loads(row[n])

@@ -38,6 +38,7 @@ from ._base import (
     TableSchema,
     UnitState,
     UnitWrite,
+    selected_columns,
 )
 from ._pgurl import PostgresTarget, parse_postgres_url
 from ._state import _schema_from_row, check_newer, check_tables
@@ -682,14 +683,21 @@ class PostgresDestination:
 
     # -- reading --------------------------------------------------------------------------
 
-    async def read(self, stream: str) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every row of ``stream`` in key order, in batches, values typed as they were written.
+    #: ``read`` takes ``columns`` (see ``ColumnReader``).
+    reads_columns = True
+
+    async def read(
+        self, stream: str, columns: Sequence[str] | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Rows of ``stream`` in key order, in batches, values typed as they were written.
 
         Batches follow the key (keyset pagination), so no cursor stays open between them.
+        ``columns`` limits the rows to those columns (see ``ColumnReader``).
         """
         table = self._tables.get(stream)
         if table is None:
             raise DestinationError(f"{self.display} has no stream {stream}")
+        selected = selected_columns(table, columns, self.display)
         conn = self._live()
         name = f"{q(self.schema)}.{q(stream)}"
         try:
@@ -706,15 +714,19 @@ class PostgresDestination:
             self._fail(f"reading {stream}", exc)
         if not present:
             return
-        wanted = [c for c in table.columns if c.name in present]
-        missing = [c.name for c in table.columns if c.name not in present]
+        wanted = [c for c in selected if c.name in present]
+        missing = [c.name for c in selected if c.name not in present]
+        # The key columns come last, always: the next batch starts after the last row's key.
+        keys = list(table.key)
         selects = [f"{q(c.name)}::text" if c.type == "json" else q(c.name) for c in wanted]
+        selects += [q(k) for k in keys]
         json_names = {c.name for c in wanted if c.type == "json"}
-        key = ", ".join(q(k) for k in table.key)
-        marks = ", ".join(f"${i}" for i in range(1, len(table.key) + 1))
+        key = ", ".join(q(k) for k in keys)
+        marks = ", ".join(f"${i}" for i in range(1, len(keys) + 1))
         head = f"SELECT {', '.join(selects)} FROM {name}"
         after: list[Any] | None = None
         names = [c.name for c in wanted]
+        width = len(names)
         while True:
             try:
                 if after is None:
@@ -730,7 +742,8 @@ class PostgresDestination:
                 return
             batch = []
             for r in rows:
-                row = dict(zip(names, r, strict=True))
+                # The record ends with the key columns: zip stops before them.
+                row = dict(zip(names, r, strict=False))
                 for n in json_names:
                     if row[n] is not None:
                         row[n] = json.loads(row[n])
@@ -740,7 +753,7 @@ class PostgresDestination:
             yield batch
             if len(rows) < READ_BATCH:
                 return
-            after = [batch[-1][k] for k in table.key]
+            after = [rows[-1][i] for i in range(width, width + len(keys))]
 
 
 def _aware(value: datetime, what: str) -> None:

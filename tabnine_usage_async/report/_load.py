@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-from ..destinations import Destination
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+from ..destinations import ColumnReader, Destination
 from ._model import Report, ReportOptions
-from .compute import DatasetRows, Ledger, compute_report
+from .compute import (
+    AGENT_BREAKDOWN_COLUMNS,
+    AGENT_USAGE_COLUMNS,
+    USAGE_COLUMNS,
+    DatasetRows,
+    Ledger,
+    compute_report,
+)
 
 __all__ = ["load_report", "read_dataset"]
 
 #: Meta keys the report shows when the dataset records them.
 _META_KEYS = ("organization_name", "license_seats")
+
+
+def _read(
+    destination: Destination, stream: str, columns: Sequence[str]
+) -> AsyncIterator[list[dict[str, Any]]]:
+    # The usage tables are wide and long: fetch only what the report folds, where the
+    # destination can (the others give every column, which the folds ignore).
+    if isinstance(destination, ColumnReader):
+        return destination.read(stream, columns=columns)
+    return destination.read(stream)
 
 
 async def read_dataset(destination: Destination) -> tuple[DatasetRows, Ledger]:
@@ -20,13 +40,13 @@ async def read_dataset(destination: Destination) -> tuple[DatasetRows, Ledger]:
     """
     data = DatasetRows()
     folds = {
-        "usage": data.add_usage,
-        "agent_usage": data.add_agent_usage,
-        "agent_usage_breakdown": data.add_agent_breakdown,
+        "usage": (data.add_usage, USAGE_COLUMNS),
+        "agent_usage": (data.add_agent_usage, AGENT_USAGE_COLUMNS),
+        "agent_usage_breakdown": (data.add_agent_breakdown, AGENT_BREAKDOWN_COLUMNS),
     }
-    for stream, fold in folds.items():
+    for stream, (fold, columns) in folds.items():
         if await destination.units(stream):
-            async for batch in destination.read(stream):
+            async for batch in _read(destination, stream, columns):
                 fold(batch)
     snapshots = {"users": data.users, "teams": data.teams, "seats": data.seats}
     for stream, target in snapshots.items():

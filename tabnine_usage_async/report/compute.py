@@ -18,10 +18,13 @@ Where each figure comes from:
 
 from __future__ import annotations
 
+import functools
 from array import array
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from bisect import bisect_left
+from collections import Counter
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
+from itertools import compress
 from typing import Any
 
 import attrs
@@ -44,9 +47,12 @@ from ._model import (
 
 __all__ = [
     "ALL",
+    "AGENT_BREAKDOWN_COLUMNS",
+    "AGENT_USAGE_COLUMNS",
     "DatasetRows",
     "Ledger",
     "ReportDataError",
+    "USAGE_COLUMNS",
     "compute_report",
     "day_of",
 ]
@@ -63,6 +69,35 @@ USAGE_METRICS = (
     "chat_lines_added",
     "agent_lines_added",
     "agent_lines_added_accepted",
+)
+
+#: The columns each ``add_*`` method reads, for destinations that can read only some columns.
+USAGE_COLUMNS = (
+    "granularity",
+    "scope",
+    "entity_id",
+    "organization_id",
+    "period_start",
+    "complete",
+    "active_users",
+    *USAGE_METRICS,
+)
+AGENT_USAGE_COLUMNS = (
+    "granularity",
+    "scope",
+    "entity_id",
+    "period_start",
+    "total_tokens",
+    "total_cost",
+)
+AGENT_BREAKDOWN_COLUMNS = (
+    "granularity",
+    "scope",
+    "agent_type",
+    "model",
+    "period_start",
+    "tokens",
+    "cost",
 )
 
 _TREND_DAYS = 28
@@ -83,6 +118,12 @@ def day_of(value: Any) -> date:
     raise ReportDataError(f"not a date or timestamp: {value!r}")
 
 
+@functools.lru_cache(maxsize=65536)
+def _ordinal(value: Any) -> int:
+    # Rows repeat the same few hundred period starts: convert each once.
+    return day_of(value).toordinal()
+
+
 def _int(value: Any) -> int:
     return int(value) if value is not None else 0
 
@@ -100,6 +141,17 @@ class _UserDays:
     completions: array[int] = attrs.field(factory=lambda: array("q"))
     chat: array[int] = attrs.field(factory=lambda: array("q"))
     agent: array[int] = attrs.field(factory=lambda: array("q"))
+    ordered: bool = True
+
+    def sort(self) -> None:
+        """Put the days in order (rows arrive in any order), so day ranges are slices."""
+        if not self.ordered:
+            _sort_parallel(self.days, self.active, self.completions, self.chat, self.agent)
+            self.ordered = True
+
+    def span(self, start: int, end: int) -> slice:
+        """The slice of the (sorted) arrays for days in ``[start, end)``."""
+        return slice(bisect_left(self.days, start), bisect_left(self.days, end))
 
 
 @attrs.define
@@ -109,6 +161,24 @@ class _CostDays:
     days: array[int] = attrs.field(factory=lambda: array("i"))
     tokens: array[int] = attrs.field(factory=lambda: array("q"))
     cost: array[float] = attrs.field(factory=lambda: array("d"))
+    ordered: bool = True
+
+    def sort(self) -> None:
+        """Put the days in order, so day ranges are slices."""
+        if not self.ordered:
+            _sort_parallel(self.days, self.tokens, self.cost)
+            self.ordered = True
+
+    def span(self, start: int, end: int) -> slice:
+        """The slice of the (sorted) arrays for days in ``[start, end)``."""
+        return slice(bisect_left(self.days, start), bisect_left(self.days, end))
+
+
+def _sort_parallel(days: array[int], *columns: array[Any]) -> None:
+    """Sort ``days`` and reorder ``columns`` alike, in place."""
+    order = sorted(range(len(days)), key=days.__getitem__)
+    for column in (days, *columns):
+        column[:] = array(column.typecode, [column[i] for i in order])
 
 
 @attrs.define
@@ -141,8 +211,8 @@ class DatasetRows:
             scope = row["scope"]
             if scope == "team":
                 continue
-            day = day_of(row["period_start"]).toordinal()
             if scope == "organization":
+                day = _ordinal(row["period_start"])
                 self.organization_id = row.get("organization_id") or row.get("entity_id")
                 self.org_days[day] = (
                     _int(row.get("active_users")),
@@ -151,15 +221,20 @@ class DatasetRows:
                 if row.get("complete") is False:
                     self.provisional.add(day)
                 continue
-            active = _int(row.get("active_users"))
-            completions = _int(row.get("code_completions"))
-            chat = _int(row.get("chat_messages"))
-            agent = _int(row.get("agent_messages"))
+            # The hot path (one row per user and day): no call per value.
+            get = row.get
+            active = get("active_users") or 0
+            completions = get("code_completions") or 0
+            chat = get("chat_messages") or 0
+            agent = get("agent_messages") or 0
             if not (active or completions or chat or agent):
                 continue
+            day = _ordinal(row["period_start"])
             user = self.users_usage.get(row["entity_id"])
             if user is None:
                 user = self.users_usage[row["entity_id"]] = _UserDays()
+            elif day < user.days[-1]:
+                user.ordered = False
             user.days.append(day)
             user.active.append(1 if active else 0)
             user.completions.append(completions)
@@ -177,10 +252,13 @@ class DatasetRows:
             if scope == "organization" or not (tokens or cost):
                 continue
             key = (scope, row["entity_id"])
+            day = _ordinal(row["period_start"])
             series = self.agent_entities.get(key)
             if series is None:
                 series = self.agent_entities[key] = _CostDays()
-            series.days.append(day_of(row["period_start"]).toordinal())
+            elif day < series.days[-1]:
+                series.ordered = False
+            series.days.append(day)
             series.tokens.append(tokens)
             series.cost.append(cost)
 
@@ -199,7 +277,7 @@ class DatasetRows:
                 target, name = self.agent_by_type, str(agent_type)
             else:
                 continue
-            day = day_of(row["period_start"]).toordinal()
+            day = _ordinal(row["period_start"])
             slot = target.setdefault((day, name), [0.0, 0.0])
             slot[0] += _int(row.get("tokens"))
             slot[1] += _float(row.get("cost"))
@@ -296,18 +374,37 @@ def _point(day: int, values: Sequence[int], full: bool = True) -> AdoptionPoint:
     )
 
 
-def _active_sets(data: DatasetRows, start: int, end: int, bucket: Any) -> dict[Any, set[str]]:
-    """Users active on at least one day of each bucket (``bucket(day ordinal)`` -> key)."""
-    out: dict[Any, set[str]] = defaultdict(set)
+def _active_users(data: DatasetRows, start: int, end: int) -> set[str]:
+    """Users active on at least one day of ``[start, end)``."""
+    out = set()
     for user_id, user in data.users_usage.items():
-        for day, active in zip(user.days, user.active, strict=True):
-            if active and start <= day < end:
-                out[bucket(day)].add(user_id)
+        if 1 in user.active[user.span(start, end)]:
+            out.add(user_id)
     return out
 
 
+def _active_counts(
+    data: DatasetRows, start: int, end: int, bucket: Callable[[int], Hashable]
+) -> Counter[Any]:
+    """Distinct active users per bucket of days (``bucket(day ordinal)`` -> key)."""
+    keys: dict[int, Hashable] = {}
+    counts: Counter[Any] = Counter()
+    for user in data.users_usage.values():
+        span = user.span(start, end)
+        days = set(compress(user.days[span], user.active[span]))
+        for day in days - keys.keys():
+            keys[day] = bucket(day)
+        counts.update({keys[day] for day in days})
+    return counts
+
+
+def _monday_of(day: int) -> int:
+    # Ordinal 1 (0001-01-01) is a Monday.
+    return day - (day - 1) % 7
+
+
 def _weekly(data: DatasetRows, start: int, end: int) -> tuple[AdoptionPoint, ...]:
-    weeks = _active_sets(data, start, end, lambda d: _monday(date.fromordinal(d)).toordinal())
+    weeks = _active_counts(data, start, end, _monday_of)
     points = []
     first = _monday(date.fromordinal(start)).toordinal()
     for week in range(first, end, 7):
@@ -319,7 +416,7 @@ def _weekly(data: DatasetRows, start: int, end: int) -> tuple[AdoptionPoint, ...
                 for i, v in enumerate(values[1:]):
                     sums[i] += v
         full = len(days) == 7 and all(d in data.org_days for d in days)
-        points.append(_point(week, [len(weeks.get(week, ())), *sums], full))
+        points.append(_point(week, [weeks[week], *sums], full))
     return tuple(points)
 
 
@@ -347,23 +444,23 @@ def _averages(data: DatasetRows, start: int, end: int, exclude_weekends: bool) -
 def _last_active(data: DatasetRows, end: int) -> dict[str, int]:
     last: dict[str, int] = {}
     for user_id, user in data.users_usage.items():
-        days = [d for d, a in zip(user.days, user.active, strict=True) if a and d < end]
-        if days:
-            last[user_id] = max(days)
+        index = user.active[: bisect_left(user.days, end)].tobytes().rfind(1)
+        if index >= 0:
+            last[user_id] = user.days[index]
     return last
 
 
 def _seats(data: DatasetRows, ledger: Ledger, start: int, end: int) -> Seats:
     registered = [u for u in data.users if _is_registered(u)]
     registered_ids = {u["user_id"] for u in registered}
-    recent = _active_sets(data, max(start, end - 28), end, lambda _: 0).get(0, set())
+    recent = _active_users(data, max(start, end - 28), end)
     if data.invitations is not None:
         pending = sum(1 for i in data.invitations if i.get("revoked_at") is None)
     else:
         pending = sum(
             1 for u in data.users if u.get("deactivated_at") is None and u.get("verified") is False
         )
-    monthly = _active_sets(data, -(10**9), 10**9, lambda d: date.fromordinal(d).replace(day=1))
+    monthly = _active_counts(data, -(10**9), 10**9, lambda d: date.fromordinal(d).replace(day=1))
     months = []
     for row in sorted(data.seats, key=lambda r: day_of(r["month"])):
         month = day_of(row["month"])
@@ -376,7 +473,7 @@ def _seats(data: DatasetRows, ledger: Ledger, start: int, end: int) -> Seats:
                 deactivated=row.get("deactivated"),
                 pending=row.get("pending"),
                 utilization=_ratio(_int(active), _int(registered_count)),
-                usage_active_users=len(monthly[month]) if month in monthly else None,
+                usage_active_users=monthly.get(month),
                 provisional=bool(row.get("provisional")),
             )
         )
@@ -394,14 +491,13 @@ def _seats(data: DatasetRows, ledger: Ledger, start: int, end: int) -> Seats:
 
 
 def _user_sums(user: _UserDays, start: int, end: int) -> tuple[bool, int, int, int]:
-    active, completions, chat, agent = False, 0, 0, 0
-    for i, day in enumerate(user.days):
-        if start <= day < end:
-            active = active or user.active[i] == 1
-            completions += user.completions[i]
-            chat += user.chat[i]
-            agent += user.agent[i]
-    return active, completions, chat, agent
+    span = user.span(start, end)
+    return (
+        1 in user.active[span],
+        sum(user.completions[span]),
+        sum(user.chat[span]),
+        sum(user.agent[span]),
+    )
 
 
 def _teams(data: DatasetRows, start: int, end: int) -> tuple[TeamRow, ...]:
@@ -496,11 +592,8 @@ def _agent_top(
     for (entity_scope, entity_id), series in data.agent_entities.items():
         if entity_scope != scope:
             continue
-        tokens, cost = 0, 0.0
-        for i, day in enumerate(series.days):
-            if start <= day < end:
-                tokens += series.tokens[i]
-                cost += series.cost[i]
+        span = series.span(start, end)
+        tokens, cost = sum(series.tokens[span]), sum(series.cost[span])
         if tokens or cost:
             totals.append(AgentCost(entity_id, names.get(entity_id, entity_id), tokens, cost))
     totals.sort(key=lambda c: (-c.cost, -c.tokens, c.name))
@@ -516,11 +609,15 @@ def compute_report(
     """
     ledger = ledger or Ledger()
     options = options or ReportOptions()
+    for user in data.users_usage.values():
+        user.sort()
+    for series in data.agent_entities.values():
+        series.sort()
     start, end = _period(data, options)
     present = [d for d in range(start, end) if d in data.org_days]
     daily = tuple(_point(d, data.org_days[d]) for d in present)
     sums = [sum(data.org_days[d][i] for d in present) for i in range(1, 1 + len(USAGE_METRICS))]
-    active_period = _active_sets(data, start, end, lambda _: 0).get(0, set())
+    active_period = _active_users(data, start, end)
     totals = _point(start, [len(active_period), *sums], len(present) == end - start)
     team_names = {t["team_id"]: t.get("name") or t["team_id"] for t in data.teams}
     user_names = {u["user_id"]: u.get("email") or u["user_id"] for u in data.users}

@@ -63,6 +63,9 @@ LEDGER_FAILURES = 1000
 
 _META_SINCE = "since"
 _META_ORG = "organization_id"
+#: Shown by the report: the organization's name and the seats its license grants.
+_META_ORG_NAME = "organization_name"
+_META_LICENSE_SEATS = "license_seats"
 
 
 @attrs.frozen
@@ -472,6 +475,7 @@ async def run_sync(
         try:
             await dest.set_meta(_META_ORG, org_id)
             await dest.set_meta(_META_SINCE, format_datetime(start))
+            await record_organization(client, dest, org_id)
             plan = await planner.plan(api, streams, org_id)
             writer.failed += plan.listing_failures
             fetched = plan.now
@@ -531,6 +535,28 @@ async def run_sync(
     finally:
         with anyio.CancelScope(shield=True):
             await dest.close()
+
+
+async def record_organization(client: TabnineClient, dest: Destination, org_id: str) -> None:
+    """Store the organization's name and licensed seats in the dataset, for the report.
+
+    Neither is needed to sync: when the server will not tell (a token without the rights, an
+    installation without a license endpoint), the value is left as it was and the run goes on.
+    """
+    try:
+        org = await client.get_organization()
+    except TabnineError as exc:
+        logger.warning("could not read the organization's name, not recorded: %s", describe(exc))
+    else:
+        if org.id == org_id and org.name:
+            await dest.set_meta(_META_ORG_NAME, org.name)
+    try:
+        granted = await client.get_license()
+    except TabnineError as exc:
+        logger.warning("could not read the license, licensed seats not recorded: %s", describe(exc))
+    else:
+        if granted.seats is not None:
+            await dest.set_meta(_META_LICENSE_SEATS, str(granted.seats))
 
 
 def _summary(
