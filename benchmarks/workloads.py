@@ -20,7 +20,7 @@ import json
 import os
 import resource
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -29,7 +29,8 @@ import aiohttp
 import httpx
 
 from tabnine_usage_async import TabnineClient
-from tabnine_usage_async.orchestrator import walk_usage
+from tabnine_usage_async.listing import list_members
+from tabnine_usage_async.orchestrator import Entity, plan_units, walk_usage
 from tabnine_usage_async.windows import format_datetime, resolve_range, split_windows
 
 __all__ = ["CONTENDERS", "run_workload"]
@@ -43,6 +44,7 @@ _USAGE_PATHS = {
     "team": "/api/v1/team/usage",
     "user": "/api/v1/user/usage",
 }
+_V2_USER_PATH = "/api/v2/user/usage"
 
 
 @dataclass
@@ -63,6 +65,13 @@ class Tally:
         self.records += blocks
         if self.first_record is None:
             self.first_record = time.perf_counter() - self.started
+
+
+def _speed_parser() -> bool:
+    """Whether the SDK parses with the speed extra's parser in this process."""
+    from tabnine_usage_async import _guard
+
+    return _guard._FAST_PARSE is not None
 
 
 def _cpu_seconds() -> float:
@@ -181,6 +190,7 @@ async def requests_ours(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
     jobs = user_usage_requests(spec)
     org_id: str = spec["org_id"]
     granularity: str = spec["granularity"]
+    v2 = spec.get("api") == "v2"
     async with TabnineClient(
         token=spec["token"],
         base_url=spec["base_url"],
@@ -192,6 +202,12 @@ async def requests_ours(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
 
         async def one(job: tuple[str, datetime, datetime]) -> None:
             user_id, start, end = job
+            if v2:
+                report_v2 = await client.get_user_usage_v2(
+                    user_id, start, end, granularity, organization_id=org_id
+                )
+                tally.record(len(report_v2.buckets))
+                return
             report = await client.get_user_usage(
                 user_id, start, end, granularity, organization_id=org_id
             )
@@ -209,6 +225,7 @@ async def requests_baseline(contender: str, spec: dict[str, Any], tally: Tally) 
     jobs = user_usage_requests(spec)
     org_id: str = spec["org_id"]
     granularity: str = spec["granularity"]
+    path = _V2_USER_PATH if spec.get("api") == "v2" else _USAGE_PATHS["user"]
 
     async def body(get: Getter) -> None:
         tally.started = time.perf_counter()
@@ -216,7 +233,7 @@ async def requests_baseline(contender: str, spec: dict[str, Any], tally: Tally) 
         async def one(job: tuple[str, datetime, datetime]) -> None:
             user_id, start, end = job
             params = _usage_params(org_id, "user", user_id, start, end, granularity)
-            data = await _get_json(get, tally, _USAGE_PATHS["user"], params)
+            data = await _get_json(get, tally, path, params)
             if data is not None:
                 tally.record(len(data["usage"]["data"]))
 
@@ -392,6 +409,64 @@ async def memory_ours(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
     return {"via": how}
 
 
+# -- scenario: scale ------------------------------------------------------------------------------
+
+
+async def scale_list(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
+    """List the whole organization (every user once, with teams) and plan one window's units."""
+    async with TabnineClient(
+        token=spec["token"],
+        base_url=spec["base_url"],
+        max_concurrency=int(spec["concurrency"]),
+        page_size=100,
+    ) as client:
+        tally.started = time.perf_counter()
+        org_id = await client.resolve_organization_id()
+        roster = await list_members(client)
+        listed = time.perf_counter() - tally.started
+        entities = [Entity("organization", org_id)]
+        entities += [Entity("team", team_id) for team_id in roster.team_ids]
+        entities += [Entity("user", m.user.id, m.team_ids, m.user.email) for m in roster.members]
+        units = sum(1 for _ in plan_units(entities, _windows(spec)))
+        planned = time.perf_counter() - tally.started - listed
+        tally.ok = units
+        tally.attempts = client.stats.requests
+        tally.failed = client.stats.failures
+    return {"listing_s": listed, "planning_s": planned, "users": len(roster.members)}
+
+
+def dry_run(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
+    """``tabnine-usage backfill --dry-run`` in this process, as a user would run it."""
+    from tabnine_usage_async.cli import main
+
+    os.environ["TABNINE_API_TOKEN"] = spec["token"]
+    argv = [
+        "backfill",
+        "--dry-run",
+        "--base-url",
+        spec["base_url"],
+        "--start",
+        spec["start"],
+        "--end",
+        spec["end"],
+        "--window",
+        spec["window"],
+        "--granularity",
+        spec["granularity"],
+        "--concurrency",
+        str(spec["concurrency"]),
+        "--output",
+        spec["output"],
+        "-q",
+    ]
+    tally.started = time.perf_counter()
+    code = main(argv)
+    if code != 0:
+        raise RuntimeError(f"the dry run exited with {code}")
+    tally.ok = 1
+    return {}
+
+
 async def sync_ours(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
     """One ``run_sync`` into a SQLite dataset (a first sync is a full backfill of the range)."""
     from tabnine_usage_async.sync import SyncSpec, run_sync
@@ -430,9 +505,28 @@ async def _dispatch(
         return await walk_baseline(contender, spec, tally)
     if kind == "memory":
         return await memory_ours(spec, tally)
+    if kind == "scale-list":
+        return await scale_list(spec, tally)
     if kind == "sync":
         return await sync_ours(spec, tally)
     raise ValueError(f"unknown workload {kind!r}")
+
+
+def _run(main: Coroutine[Any, Any, dict[str, Any]], loop: str) -> dict[str, Any]:
+    """Run ``main`` on asyncio's default event loop or on uvloop's."""
+    if loop == "asyncio":
+        return asyncio.run(main)
+    if loop != "uvloop":
+        raise ValueError(f"unknown event loop {loop!r}")
+    import uvloop
+
+    event_loop = uvloop.new_event_loop()
+    try:
+        asyncio.set_event_loop(event_loop)
+        return event_loop.run_until_complete(main)
+    finally:
+        asyncio.set_event_loop(None)
+        event_loop.close()
 
 
 def run_workload(spec: dict[str, Any]) -> dict[str, Any]:
@@ -448,7 +542,10 @@ def run_workload(spec: dict[str, Any]) -> dict[str, Any]:
     tally = Tally()
     cpu_before = _cpu_seconds()
     began = time.perf_counter()
-    extra = asyncio.run(_dispatch(kind, contender, spec, tally))
+    if kind == "dry-run":  # the command line runs its own event loop
+        extra = dry_run(spec, tally)
+    else:
+        extra = _run(_dispatch(kind, contender, spec, tally), spec.get("loop", "asyncio"))
     ended = time.perf_counter()
     wall = ended - began
     cpu = _cpu_seconds() - cpu_before
@@ -462,6 +559,8 @@ def run_workload(spec: dict[str, Any]) -> dict[str, Any]:
         "failed": tally.failed,
         "records": tally.records,
         "first_record": tally.first_record,
+        "loop": spec.get("loop", "asyncio"),
+        "speed_parser": _speed_parser(),
         "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         **extra,
     } | ({"output_bytes": os.path.getsize(spec["output"])} if kind == "memory" else {})

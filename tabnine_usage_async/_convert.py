@@ -30,6 +30,7 @@ from cattrs.errors import AttributeValidationNote, ClassValidationError, Iterabl
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from cattrs.v import format_exception, transform_error
 
+from ._compiled import Compiler
 from .errors import DecodeError
 from .models import (
     AccountUtilization,
@@ -746,6 +747,18 @@ def _converters() -> tuple[cattrs.Converter, cattrs.Converter]:
     return make_converter(), make_converter(detailed_validation=True)
 
 
+# Written once per class on first use; see ``_compiled`` for what they accept.
+_COMPILED = Compiler(
+    _RENAMES,
+    _FIELD_HOOKS,
+    {
+        UsageReport: ("blocks", UsageBlock),
+        UsageReportV2: ("buckets", UsageBucket),
+        AgentUsageReport: ("points", AgentUsagePoint),
+    },
+)
+
+
 def _wire_path(path: str) -> str:
     # cattrs names attributes; users debugging a response want the keys the server sent.
     out = []
@@ -771,6 +784,12 @@ def decode(data: Any, cls: type[T] | Any, *, endpoint: str, root: str = "$") -> 
 
         team = decode({"id": "t1", "name": "QA"}, Team, endpoint="/api/v1/team/{teamId}")
     """
+    compiled = _COMPILED.get(cls)
+    if compiled is not None:
+        try:
+            return compiled(data)  # type: ignore[no-any-return]
+        except Exception:  # the converters below accept it or say what is wrong
+            pass
     fast, detailed = _converters()
     try:
         return fast.structure(data, cls)  # type: ignore[no-any-return]

@@ -10,6 +10,7 @@ then parsed by :func:`parse_json`, which turns every way a body can break Python
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from .errors import CertificateError, DecodeError, ResponseTooLargeError, TransportError
@@ -81,6 +82,25 @@ def _non_finite(constant: str) -> None:
 _DECODER = json.JSONDecoder(parse_constant=_non_finite)
 
 
+def _optional_parser() -> Callable[[bytes], Any] | None:
+    """msgspec's JSON parser when the ``speed`` extra is installed, else ``None``.
+
+    It is three to four times faster than the standard library's on a usage answer and gives the
+    same result whenever it succeeds (integers of any size, correctly rounded floats, the last of
+    duplicate keys). Whatever it refuses (``NaN``, a byte order mark, UTF-16, a lone surrogate,
+    out-of-range numbers, broken JSON) goes to the standard library, which reads it or says why.
+    """
+    try:
+        import msgspec
+    except ImportError:
+        return None
+    parser: Callable[[bytes], Any] = msgspec.json.Decoder().decode
+    return parser
+
+
+_FAST_PARSE = _optional_parser()
+
+
 def parse_json(body: bytes, endpoint: str) -> Any:
     """Parse a response body, with ``NaN`` and ``Infinity`` read as ``null``.
 
@@ -91,6 +111,11 @@ def parse_json(body: bytes, endpoint: str) -> Any:
     >>> parse_json(b'{"seats": 3, "ratio": NaN}', "/api/v1/organization")
     {'seats': 3, 'ratio': None}
     """
+    if _FAST_PARSE is not None:
+        try:
+            return _FAST_PARSE(body)
+        except Exception:  # the standard library below reads it or words the error
+            pass
     try:
         # What json.loads does with bytes, minus building a decoder on every call.
         return _DECODER.decode(body.decode(json.detect_encoding(body), "surrogatepass"))

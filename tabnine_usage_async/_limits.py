@@ -250,19 +250,43 @@ class Limits:
         """An attempt sent at ``sent`` got a 429; ``True`` when every request should pause."""
         return True if self.adaptive is None else self.adaptive.throttled(sent)
 
+    async def acquire(self) -> float:
+        """Take a request slot (waiting out a pause, then concurrency, then rate); the send time.
+
+        Every successful ``acquire`` must be paired with one ``release``. The waits are skipped,
+        not merely short, when nothing limits: this runs once per request.
+        """
+        gate = self.gate
+        if gate.remaining():
+            await gate.wait()
+        semaphore = self._semaphore
+        await semaphore.acquire()
+        try:
+            # A 429 may have paused the client while this task queued for the semaphore.
+            if gate.remaining():
+                await gate.wait()
+            if self.adaptive is not None and self.adaptive.learned is not None:
+                self.adaptive.tick()
+            if self.rate.rate is not None:
+                await self.rate.acquire()
+        except BaseException:
+            semaphore.release()
+            raise
+        self.in_flight += 1
+        if self.in_flight > self.max_in_flight:
+            self.max_in_flight = self.in_flight
+        return self._clock()
+
+    def release(self) -> None:
+        """Give back the slot taken by ``acquire``."""
+        self.in_flight -= 1
+        self._semaphore.release()
+
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[float]:
         """Hold a request slot for the duration of one attempt; yields the send time."""
-        await self.gate.wait()
-        async with self._semaphore:
-            # A 429 may have paused the client while this task queued for the semaphore.
-            await self.gate.wait()
-            if self.adaptive is not None and self.adaptive.learned is not None:
-                self.adaptive.tick()
-            await self.rate.acquire()
-            self.in_flight += 1
-            self.max_in_flight = max(self.max_in_flight, self.in_flight)
-            try:
-                yield self._clock()
-            finally:
-                self.in_flight -= 1
+        sent = await self.acquire()
+        try:
+            yield sent
+        finally:
+            self.release()

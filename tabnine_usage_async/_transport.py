@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import ssl
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -194,8 +195,7 @@ class Transport:
             raise ClientClosedError(
                 "the client is not open: use it inside `async with TabnineClient(...) as client`"
             )
-        url = URL(self._base_url + path, encoded=True).with_query(params)
-        return url, (f"{path}?{url.raw_query_string}" if params else path)
+        return build_url(self._base_url, path, params)
 
     async def _with_retries(
         self,
@@ -259,9 +259,14 @@ class Transport:
         session = self._session
         assert session is not None  # guaranteed by the "open" state
         timeout = self._timeout if stream is None else self._stream_timeout
-        async with self.limits.slot() as sent:
+        limits = self.limits
+        # Not ``async with limits.slot()``: a generator-based context manager per request costs
+        # more than everything else this method does itself.
+        sent = await limits.acquire()
+        try:
             self.stats.requests += 1
-            started = time.perf_counter()
+            debug = logger.isEnabledFor(logging.DEBUG)
+            started = time.perf_counter() if debug else 0.0
             try:
                 async with session.get(
                     url,
@@ -298,11 +303,13 @@ class Transport:
                 raise TransportError(
                     redact_text(_describe(exc), self._secrets), path=shown
                 ) from None
+        finally:
+            limits.release()
         if status == 429:
             self.stats.rate_limited += 1
         else:
-            self.limits.passed(sent)
-        if logger.isEnabledFor(logging.DEBUG):
+            limits.passed(sent)
+        if debug:
             logger.debug(
                 "GET %s -> %d attempt=%d %.1fms",
                 shown,
@@ -379,6 +386,30 @@ class _Stream:
         async for chunk in resp.content.iter_chunked(STREAM_CHUNK):
             self.sink(chunk)
             self.written += len(chunk)
+
+
+# Characters yarl leaves as they are in a query value (RFC 3986 unreserved, plus ":"): ids,
+# RFC 3339 times and words. Anything else goes through yarl's own quoting.
+_PLAIN_QUERY = re.compile(r"[A-Za-z0-9._~:-]*")
+
+
+def build_url(base_url: str, path: str, params: Mapping[str, str]) -> tuple[URL, str]:
+    """The request URL of ``path`` (already encoded) and ``params``, and how errors show it.
+
+    The same URL yarl's ``with_query`` builds; written out directly when every key and value is
+    plain (the usual case: ids, times, granularities), which skips yarl's quoting machinery.
+
+    >>> build_url("https://x.test", "/api/v1/user/usage", {"userId": "u-1", "to": "2026-01-01Z"})[1]
+    '/api/v1/user/usage?userId=u-1&to=2026-01-01Z'
+    """
+    if not params:
+        return URL(base_url + path, encoded=True), path
+    # One match over every key and value joined: none of them may hold "&" or "=" either.
+    if _PLAIN_QUERY.fullmatch("".join([*params, *params.values()])):
+        shown = path + "?" + "&".join([f"{key}={value}" for key, value in params.items()])
+        return URL(base_url + shown, encoded=True), shown
+    url = URL(base_url + path, encoded=True).with_query(params)
+    return url, f"{path}?{url.raw_query_string}"
 
 
 def _describe(exc: aiohttp.ClientError) -> str:

@@ -110,6 +110,35 @@ def _id(name: str, value: object) -> str:
     return value
 
 
+# A walk asks for the same few windows for every user: their wire form is computed once.
+_WIRE_RANGES: dict[tuple[object, object], tuple[str, str]] = {}
+_WIRE_RANGES_KEPT = 1024
+
+
+def _wire_range(start: DateLike, end: DateLike) -> tuple[str, str]:
+    """``resolve_range`` then ``format_datetime`` of both bounds, remembered for valid ranges."""
+    key = (start, end)
+    try:
+        return _WIRE_RANGES[key]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable: resolve_range says what is wrong with it
+        key = None  # type: ignore[assignment]
+    start_utc, end_utc = resolve_range(start, end)
+    wire = (format_datetime(start_utc), format_datetime(end_utc))
+    if key is not None and type(start) in _CACHED_BOUNDS and type(end) in _CACHED_BOUNDS:
+        if len(_WIRE_RANGES) >= _WIRE_RANGES_KEPT:
+            _WIRE_RANGES.clear()
+        _WIRE_RANGES[key] = wire
+    return wire
+
+
+# Only exact types whose equal values always mean the same instant: an aware datetime equals
+# another of the same instant in any zone, which formats the same in UTC; a naive one never
+# equals an aware one, and fails before it could be stored.
+_CACHED_BOUNDS = frozenset({date, datetime, str})
+
+
 _PACKAGE = __name__.partition(".")[0]
 # v1 usage methods that already warned in this process.
 _LEGACY_WARNED: set[str] = set()
@@ -365,17 +394,23 @@ class TabnineClient:
         cls: type[T] | Any = UsageReport,
     ) -> T:
         # Validate everything before any request, including the organization lookup.
-        start_utc, end_utc = resolve_range(start, end)
+        wire_start, wire_end = _wire_range(start, end)
         level = parse_granularity(granularity)
-        org = await self.resolve_organization_id(organization_id)
+        if organization_id is not None:
+            org = _id("organization_id", organization_id)
+        else:
+            org = self._organization_id or await self.resolve_organization_id()
         params = {
             "organizationId": org,
             **ids,
-            "from": format_datetime(start_utc),
-            "to": format_datetime(end_utc),
+            "from": wire_start,
+            "to": wire_end,
             "granularity": level.value,
         }
-        return await self._get_model(cls, path, params, endpoint=path)
+        # The transport directly, not through ``_get_model``: this runs for every unit of a walk.
+        body = await self._transport.get_json(path, params, endpoint=path)
+        result: T = decode(body, cls, endpoint=path)
+        return result
 
     # -- organization ------------------------------------------------------------------------
 

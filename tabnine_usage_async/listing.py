@@ -79,6 +79,7 @@ async def list_members(
     include_unassigned: bool = True,
     parallelism: int | None = None,
     on_error: ListingErrorHandler | None = None,
+    on_user: Callable[[User], object] | None = None,
 ) -> Roster:
     """List every user of the organization once, with all of the user's teams.
 
@@ -93,6 +94,10 @@ async def list_members(
         on_error: without it, the first listing that fails after the client's retries raises
             its error and stops the others; with it, the handler is told and the listing goes
             on without that team's (or group's) users.
+        on_user: called with each user as a listing returns it, before the roster is complete,
+            for work that can start early. A user in several teams (or in a listing read again)
+            is reported again, and one reported may still be missing from the final roster
+            (removed while it was listed): only the returned roster is authoritative.
 
     Example::
 
@@ -116,7 +121,7 @@ async def list_members(
 
     async def members_of(team_id: str) -> None:
         found = await lister.collect(
-            f"list|team-users|{team_id}", lambda: client.iter_team_users(team_id)
+            f"list|team-users|{team_id}", lambda: _tap(client.iter_team_users(team_id), on_user)
         )
         listed[team_id] = found or []
 
@@ -124,7 +129,9 @@ async def list_members(
 
     async def users_in_no_team(active: bool) -> None:
         key = f"list|unassigned|{'active' if active else 'deactivated'}"
-        found = await lister.collect(key, lambda: client.iter_unassigned_users(active=active))
+        found = await lister.collect(
+            key, lambda: _tap(client.iter_unassigned_users(active=active), on_user)
+        )
         unassigned[active] = found or []
 
     with one_error():
@@ -148,6 +155,16 @@ async def list_members(
             teams_of.setdefault(user.id, {})
     members = tuple(Member(user, tuple(teams_of[user_id])) for user_id, user in users.items())
     return Roster(teams_in_order, members, lister.seconds)
+
+
+async def _tap(
+    users: AsyncIterator[User], on_user: Callable[[User], object] | None
+) -> AsyncIterator[User]:
+    """``users``, each also handed to ``on_user`` as it arrives."""
+    async for user in users:
+        if on_user is not None:
+            on_user(user)
+        yield user
 
 
 async def _until_stable(key: str, listing: Callable[[], AsyncIterator[T]]) -> list[T]:

@@ -30,7 +30,7 @@ from ._wire import parse_granularity
 from .client import TabnineClient
 from .errors import InvalidParameterError, TabnineError
 from .listing import list_members
-from .models import Granularity, UsageReport
+from .models import Granularity, UsageReport, User
 from .records import Scope, UsageRecord, records_from_report
 from .windows import (
     DateLike,
@@ -61,6 +61,11 @@ __all__ = [
 
 #: Every scope, in walk order.
 SCOPES: tuple[Scope, ...] = ("organization", "team", "user")
+
+#: While the roster is listed, up to this many rounds of ``max_concurrency`` user units are
+#: fetched ahead and held (a slow installation's listing takes a dozen round trips; each held
+#: answer is one report, a few KB to a few tens of KB).
+EARLY_ROUNDS = 8
 
 #: ``"raise"`` stops at the first unit that fails after retries; ``"collect"`` keeps going.
 OnError = Literal["raise", "collect"]
@@ -245,6 +250,12 @@ class UsageWalk:
         self._skip: set[str] = set(skip)
         self._workers = max(1, client.max_concurrency)
         self._iterator: AsyncIterator[UnitResult | FailedUnit] | None = None
+        # Users whose units started before the roster was complete (see ``_list_users``), and
+        # what those units returned meanwhile, held until the roster says who is in which team.
+        self._early: dict[str, None] = {}
+        self._held: list[tuple[WorkUnit, UsageReport | TabnineError]] = []
+        self._roster: dict[str, Entity] | None = None
+        self._fetch_slots: anyio.CapacityLimiter  # made in _engine, inside the event loop
 
     def skip_units(self, keys: Iterable[str]) -> None:
         """Leave out these unit keys (finished by an earlier run); call before iterating."""
@@ -318,6 +329,8 @@ class UsageWalk:
     async def _engine(self, results: MemoryObjectSendStream[UnitResult | FailedUnit]) -> None:
         async with results:
             org_id = await self._client.resolve_organization_id()
+            # Usage fetches hold one of these; fewer while listings run (see ``_produce``).
+            self._fetch_slots = anyio.CapacityLimiter(self._workers)
             units, queue = anyio.create_memory_object_stream[WorkUnit](self._workers)
             async with anyio.create_task_group() as tg:
                 for _ in range(self._workers):
@@ -362,39 +375,119 @@ class UsageWalk:
             await self._fail(results, "list|teams", exc)
             return
         members: dict[str, Entity] = {}
+        if "user" in self.scopes:
+            # Keep a connection free for each listing (they page one after the other): usage
+            # fetches filling every slot would make each page wait a whole round trip.
+            listings = len(teams) + (2 if self.include_unassigned else 0)
+            reserve = min(self._workers // 2, listings)
+            self._fetch_slots.total_tokens = max(1, self._workers - reserve)
         async with anyio.create_task_group() as tg:
             if "user" in self.scopes:
-                tg.start_soon(self._list_users, [t.id for t in teams], members, results)
+                tg.start_soon(self._list_users, [t.id for t in teams], members, units, results)
             if "team" in self.scopes:
                 for team in teams:
                     await self._submit(units, Entity("team", team.id))
+        self._fetch_slots.total_tokens = self._workers
         team_units = len(teams) * windows if "team" in self.scopes else 0
         org_units = windows if "organization" in self.scopes else 0
         self.progress.units_total = org_units + team_units + len(members) * windows
         self.progress.listing_done = True
         for entity in members.values():
-            await self._submit(units, entity)
+            if entity.id not in self._early:
+                await self._submit(units, entity)
 
     async def _list_users(
         self,
         team_ids: list[str],
         members: dict[str, Entity],
+        units: MemoryObjectSendStream[WorkUnit],
         results: MemoryObjectSendStream[UnitResult | FailedUnit],
     ) -> None:
-        """Fill ``members`` with every user once, with all of the user's teams, in team order."""
+        """Fill ``members`` with every user once, with all of the user's teams, in team order.
+
+        A user's records name all of the user's teams, known only once every listing has ended,
+        but the user's usage does not depend on them: while the listings run, the first users
+        listed are fetched already (up to ``EARLY_ROUNDS x max_concurrency`` units), so that
+        the requests in flight do not drop to the few organization and team units while the
+        roster is read, which costs a long walk round trips behind a slow server. Their answers
+        are held until the roster is complete, then sent with the user's teams, or dropped if
+        the user is not in the final roster (removed while it was listed).
+        """
+        early_users = max(1, EARLY_ROUNDS * self._workers // max(1, len(self.planned)))
+        arrived: list[User] = []
+        woken = anyio.Event()
+        listed = False
+
+        def on_user(user: User) -> None:
+            if user.id in self._early or len(self._early) >= early_users:
+                return
+            self._early[user.id] = None
+            arrived.append(user)
+            woken.set()
+
+        async def submit_early() -> None:
+            # Never cancelled mid-user: every unit of an early user is submitted here or none.
+            nonlocal woken
+            while True:
+                while arrived:
+                    user = arrived.pop(0)
+                    await self._submit(units, Entity("user", user.id, (), user.email))
+                if listed:
+                    return
+                await woken.wait()
+                woken = anyio.Event()
 
         async def failed(key: str, exc: TabnineError) -> None:
             await self._fail(results, key, exc)
 
-        roster = await list_members(
-            self._client,
-            team_ids,
-            include_unassigned=self.include_unassigned,
-            on_error=failed,
-        )
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(submit_early)
+            roster = await list_members(
+                self._client,
+                team_ids,
+                include_unassigned=self.include_unassigned,
+                on_error=failed,
+                on_user=on_user,
+            )
+            listed = True
+            woken.set()
         for member in roster.members:
             user = member.user
             members[user.id] = Entity("user", user.id, member.team_ids, user.email)
+        self._roster = members
+        held, self._held = self._held, []
+        org_id = await self._client.resolve_organization_id()
+        for unit, outcome in held:
+            await self._settle(org_id, unit, outcome, results)
+        for user_id in self._early:
+            if user_id not in members:
+                self._forget(user_id)
+
+    def _forget(self, user_id: str) -> None:
+        """Take an early user missing from the final roster out of the counters."""
+        for unit in plan_units([Entity("user", user_id)], self.planned):
+            self.progress.units_planned -= 1
+            if unit.key in self._skip:
+                self.progress.units_skipped -= 1
+
+    async def _settle(
+        self,
+        org_id: str,
+        unit: WorkUnit,
+        outcome: UsageReport | TabnineError,
+        results: MemoryObjectSendStream[UnitResult | FailedUnit],
+    ) -> None:
+        """Send what a unit returned; an early user's as the unit of its final entity, or not."""
+        if unit.entity.scope == "user" and unit.entity.id in self._early:
+            assert self._roster is not None  # early answers are held until the roster is known
+            entity = self._roster.get(unit.entity.id)
+            if entity is None:
+                return  # not in the organization after all: never part of this walk
+            unit = WorkUnit(entity, unit.window)
+        if isinstance(outcome, TabnineError):
+            await self._fail(results, unit.key, outcome)
+            return
+        await results.send(UnitResult(unit, tuple(self._to_records(org_id, unit, outcome))))
 
     async def _worker(
         self,
@@ -404,12 +497,17 @@ class UsageWalk:
     ) -> None:
         async with queue, results:
             async for unit in queue:
+                outcome: UsageReport | TabnineError
                 try:
-                    report = await self._fetch(org_id, unit)
+                    async with self._fetch_slots:
+                        outcome = await self._fetch(org_id, unit)
                 except TabnineError as exc:
-                    await self._fail(results, unit.key, exc)
+                    outcome = exc
+                early = unit.entity.scope == "user" and unit.entity.id in self._early
+                if early and self._roster is None:
+                    self._held.append((unit, outcome))  # sent once the roster is known
                     continue
-                await results.send(UnitResult(unit, tuple(self._to_records(org_id, unit, report))))
+                await self._settle(org_id, unit, outcome, results)
 
     async def _fetch(self, org_id: str, unit: WorkUnit) -> UsageReport:
         entity, window = unit.entity, unit.window

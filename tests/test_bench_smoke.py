@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from benchmarks.scenarios import OVERHEAD_ROWS
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -28,7 +30,8 @@ def test_smoke_run_prints_every_table_and_writes_every_run(tmp_path: Path) -> No
         "## 3. Memory",
         "## 4. Rate limit adherence",
         "## 5. 429 storm",
-        "## 6. Dataset sync",
+        "## 6. Scale",
+        "## 7. Dataset sync",
         "## Targets",
         "Machine: ",
     ):
@@ -53,7 +56,19 @@ def test_smoke_run_prints_every_table_and_writes_every_run(tmp_path: Path) -> No
         ("storm", "ours"),
         ("storm", "aiohttp"),
         ("storm", "httpx"),
+        ("scale", "ours"),
         ("sync", "ours"),
+    }
+    overhead = [run for run in document["runs"] if run["scenario"] == "overhead"]
+    assert {run["row"] for run in overhead} == {row.key for row in OVERHEAD_ROWS}
+    for run in overhead:
+        row = next(r for r in OVERHEAD_ROWS if r.key == run["row"])
+        assert run["result"]["speed_parser"] is row.speed  # the extra hidden, or used
+        assert run["result"]["loop"] == row.loop
+    assert {run["kind"] for run in document["runs"] if run["scenario"] == "scale"} == {
+        "scale-list",
+        "memory",
+        "dry-run",
     }
     for run in document["runs"]:
         assert run["result"]["failed"] == 0

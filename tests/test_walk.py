@@ -337,3 +337,36 @@ def test_only_error_picks_one_typed_error_from_a_group() -> None:
     other = RuntimeError("boom")
     assert only_error(ExceptionGroup("z", [other])) is other
     assert only_error(first) is first
+
+
+async def test_users_fetched_before_the_roster_is_complete_get_all_their_teams() -> None:
+    """Users fetched while listings still run are sent once, with every team they are in."""
+    async with serve_fake_tabnine(teams=5, users=40, seed=11, latency=5) as fake:
+        multi = {u.id for u in fake.dataset.users if len(u.team_ids) > 1}
+        async with client_for(fake, max_concurrency=200) as client:
+            walk = walk_usage(client, START, END, scopes="user", skip={"nothing"})
+            async with walk:
+                records = [r async for r in walk]
+        early = set(walk._early)
+        assert early & multi, "a multi-team user must be among the early ones for this test"
+        by_user: dict[str, set[tuple[str, ...]]] = {}
+        for r in records:
+            by_user.setdefault(r.user_id or "", set()).add(tuple(sorted(r.team_ids)))
+        for user in fake.dataset.users:
+            assert by_user[user.id] == {tuple(sorted(user.team_ids))}
+        assert len(records) == len(fake.dataset.users) * (END - START).days
+        requests = [rec for rec in fake.stats.log if rec.path == "/api/v1/user/usage"]
+        assert len(requests) == len(fake.dataset.users) * 2
+        assert walk.progress.units_planned == walk.progress.units_total == walk.progress.units_done
+
+
+async def test_early_users_respect_skip(fake: FakeTabnine) -> None:
+    """A finished unit of a user listed early is not fetched again, and counts as skipped."""
+    async with client_for(fake, max_concurrency=200) as client:
+        first = walk_usage(client, START, END, scopes="user")
+        keys = sorted([u.unit.key async for u in first.units()])
+        second = walk_usage(client, START, END, scopes="user", skip=set(keys[::2]))
+        again = [u.unit.key async for u in second.units()]
+    assert sorted(again) == keys[1::2]
+    assert second.progress.units_skipped == len(keys[::2])
+    assert second.progress.units_planned == second.progress.units_total == len(keys)

@@ -1,0 +1,302 @@
+"""Structure functions written once per model class, for the answers that parse cleanly.
+
+Every usage answer is a few dozen small objects, and structuring them through cattrs' generic
+dispatch (a hook lookup and a call per field) costs more than reading the answer from the socket.
+This module writes, once per class, a plain Python function that reads each wire key with
+``dict.get``, checks the common case inline (``type(v) is int and 0 <= v <= 2**63 - 1`` for a
+count, an exact ``str`` for a string, a cached parse for a date-time) and calls the class.
+
+These functions only ever *accept* what the converter in ``_convert`` accepts, and build the same
+objects. Anything outside the common case (a count sent as ``3.0``, a missing required key, a
+wrong type, a date-time not seen before that does not parse) raises ``Refused``, and ``decode``
+falls back to the converters, which either accept it after all or name the exact field path in
+a ``DecodeError``. So the errors are exactly as before; only the success path is faster.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from .models import Granularity
+from .windows import parse_datetime
+
+__all__ = ["Compiler", "Refused"]
+
+_INT64_MAX = 2**63 - 1
+_MISSING = object()
+_DATETIMES_KEPT = 4096
+
+Structure = Callable[[Any], Any]
+
+
+class Refused(Exception):
+    """The fast path does not handle this value; the converters decide instead."""
+
+
+def _refuse() -> Any:
+    raise Refused
+
+
+# Period boundaries repeat in every block of every answer: parse each string once. Only values
+# that parsed are kept; the cache is emptied when full rather than tracking recency.
+_datetimes: dict[str, datetime] = {}
+
+
+def _parse_new_datetime(text: Any) -> datetime:
+    if text.__class__ is not str:
+        raise Refused
+    try:
+        parsed = parse_datetime(text)
+    except ValueError:
+        raise Refused from None
+    if len(_datetimes) >= _DATETIMES_KEPT:
+        _datetimes.clear()
+    _datetimes[text] = parsed
+    return parsed
+
+
+_GRANULARITIES: dict[Any, Granularity] = {g.value: g for g in Granularity}
+
+
+def _optional_inner(typ: Any) -> Any:
+    if typing.get_origin(typ) not in (typing.Union, types.UnionType):
+        return None
+    args = typing.get_args(typ)
+    if len(args) != 2 or type(None) not in args:
+        return None
+    return args[0] if args[1] is type(None) else args[1]
+
+
+def _is_mapping(typ: Any) -> bool:
+    return typing.get_origin(typ) in (Mapping, dict) or typ is dict
+
+
+class Compiler:
+    """Writes and caches the structure function of each class it is asked for.
+
+    ``renames`` maps a class to its attribute -> wire-name renames (the classes the converter
+    generates hooks for); ``special`` gives the fields whose wire type has its own hook, called
+    here as the converter calls it. ``reports`` maps each usage-shaped report class to the attribute
+    holding its items and the item class.
+    """
+
+    def __init__(
+        self,
+        renames: Mapping[type, Mapping[str, str]],
+        special: Mapping[type, Mapping[str, Callable[[Any, Any], Any]]],
+        reports: Mapping[type, tuple[str, type]],
+    ) -> None:
+        self._renames = renames
+        self._special = special
+        self._reports = reports
+        self._done: dict[Any, Structure | None] = {}
+
+    def get(self, typ: Any) -> Structure | None:
+        """The function structuring ``typ`` (a class or ``list[cls]``), or ``None``."""
+        try:
+            return self._done[typ]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable type expression: leave it to the converters
+            return None
+        self._done[typ] = None  # a class that refers to itself is left to the converters
+        made = self._make(typ)
+        self._done[typ] = made
+        return made
+
+    def _make(self, typ: Any) -> Structure | None:
+        if typing.get_origin(typ) is list:
+            (item,) = typing.get_args(typ)
+            one = self.get(item)
+            if one is None:
+                return None
+            return _list_of(one)
+        if typ in self._reports:
+            items_attr, item = self._reports[typ]
+            one = self.get(item)
+            return None if one is None else _report(typ, items_attr, one)
+        if typ in self._renames:
+            return self._write_class(typ, self._renames[typ])
+        return None
+
+    def _write_class(self, cls: type, renames: Mapping[str, str]) -> Structure | None:
+        hints = typing.get_type_hints(cls)
+        namespace: dict[str, Any] = {
+            "_cls": cls,
+            "_M": _MISSING,
+            "_R": Refused,
+            "_MAX": _INT64_MAX,
+            "_dts": _datetimes,
+            "_new_dt": _parse_new_datetime,
+            "_grans": _GRANULARITIES,
+        }
+        lines = [
+            "def structure(value):",
+            "    if value.__class__ is not dict: raise _R",
+            "    g = value.get",
+        ]
+        args = []
+        known = []
+        for n, attribute in enumerate(attrs.fields(cls)):
+            if attribute.name == "extra":
+                continue
+            wire = renames.get(attribute.name, attribute.name)
+            known.append(wire)
+            typ = hints[attribute.name]
+            inner = _optional_inner(typ)
+            target = typ if inner is None else inner
+            var = f"v{n}"
+            special = self._special.get(cls, {}).get(attribute.name)
+            if special is not None:
+                # The field's own hook, called as the converter calls it.
+                namespace[f"_s{n}"] = special
+                check: list[str] | None = [f"{var} = _s{n}({var}, None)"]
+            else:
+                check = self._check(var, target, namespace, n)
+            if check is None:
+                return None
+            required = attribute.default is attrs.NOTHING
+            if not required and attribute.default is not None:
+                return None  # no such field among the generated classes; keep it simple
+            if required:
+                lines.append(f"    {var} = g({wire!r}, _M)")
+                lines.append(f"    if {var} is _M: raise _R")
+                guard = f"    if {var} is not None:" if inner is not None else "    if True:"
+            else:
+                lines.append(f"    {var} = g({wire!r})")
+                guard = f"    if {var} is not None:"
+            lines.append(guard)
+            lines += [f"        {line}" for line in check]
+            # Positional where the class allows it: a keyword call costs more.
+            args.append(f"{attribute.name}={var}" if attribute.kw_only else var)
+        namespace["_known"] = frozenset(known)
+        call = ", ".join(args)
+        # Unknown keys are rare; kept in the order the server sent them (outputs are stable).
+        lines += [
+            "    if _known.issuperset(value):",
+            f"        return _cls({call})",
+            "    extra = {}",
+            "    for k in value:",
+            "        if k not in _known: extra[k] = value[k]",
+            f"    return _cls({call}{', ' if call else ''}extra=extra)",
+        ]
+        exec("\n".join(lines), namespace)  # source written above from attrs fields
+        structure: Structure = namespace["structure"]
+        return structure
+
+    def _check(self, var: str, typ: Any, namespace: dict[str, Any], n: int) -> list[str] | None:
+        """Statements that validate (and convert) ``var`` as ``typ``, or ``None``: unsupported."""
+        if typ is int:
+            return [f"if {var}.__class__ is not int or not 0 <= {var} <= _MAX: raise _R"]
+        if typ is float:
+            return [
+                f"if {var}.__class__ is int: {var} = float({var})",
+                f"elif {var}.__class__ is not float or {var} - {var} != 0.0: raise _R",
+            ]
+        if typ is str:
+            return [f"if {var}.__class__ is not str: raise _R"]
+        if typ is bool:
+            return [f"if {var}.__class__ is not bool: raise _R"]
+        if typ is datetime:
+            return [f"{var} = _dts.get({var}) or _new_dt({var})"]
+        if typ is Granularity:
+            return [
+                f"{var} = _grans.get({var}) if {var}.__class__ is str else None",
+                f"if {var} is None: raise _R",
+            ]
+        if _is_mapping(typ):
+            return [f"if {var}.__class__ is not dict: raise _R"]
+        if typing.get_origin(typ) is tuple:
+            args = typing.get_args(typ)
+            if len(args) != 2 or args[1] is not Ellipsis:
+                return None
+            item = self._item(args[0], namespace, n)
+            if item is None:
+                return None
+            return [
+                f"if {var}.__class__ is not list: raise _R",
+                f"{var} = tuple([{item}(x) for x in {var}])",
+            ]
+        nested = self.get(typ) if attrs.has(typ) else None
+        if nested is None:
+            return None
+        namespace[f"_f{n}"] = nested
+        return [f"{var} = _f{n}({var})"]
+
+    def _item(self, typ: Any, namespace: dict[str, Any], n: int) -> str | None:
+        if typ is str:
+            namespace[f"_i{n}"] = _exact_str
+        elif attrs.has(typ) and (nested := self.get(typ)) is not None:
+            namespace[f"_i{n}"] = nested
+        else:
+            return None
+        return f"_i{n}"
+
+
+def _exact_str(value: Any) -> str:
+    if value.__class__ is not str:
+        raise Refused
+    return value
+
+
+def _list_of(one: Structure) -> Structure:
+    def structure(value: Any) -> Any:
+        if value.__class__ is not list:
+            raise Refused
+        return [one(item) for item in value]
+
+    return structure
+
+
+_REPORT_KEYS = frozenset({"organizationId", "teamId", "userId", "from", "to", "usage"})
+_USAGE_KEYS = frozenset({"granularity", "data"})
+
+
+_REPORT_FIELDS = ("organization_id", "start", "end", "granularity", "team_id", "user_id", "extra")
+
+
+def _report(cls: type, items_attr: str, one: Structure) -> Structure | None:
+    """Ids, ``from``/``to`` and the ``usage`` envelope of a report (see ``_convert``)."""
+    names = tuple(a.name for a in attrs.fields(cls))
+    if names[:4] + names[5:] != _REPORT_FIELDS or names[4] != items_attr:
+        return None  # built positionally below: any other field order is left to the converters
+
+    def structure(value: Any) -> Any:
+        if value.__class__ is not dict:
+            raise Refused
+        get = value.get
+        organization_id = get("organizationId")
+        team_id = get("teamId")
+        user_id = get("userId")
+        usage = get("usage")
+        if (
+            organization_id.__class__ is not str
+            or (team_id is not None and team_id.__class__ is not str)
+            or (user_id is not None and user_id.__class__ is not str)
+            or usage.__class__ is not dict
+        ):
+            raise Refused
+        start = get("from", _MISSING)
+        start = _datetimes.get(start) or _parse_new_datetime(start)
+        end = get("to", _MISSING)
+        end = _datetimes.get(end) or _parse_new_datetime(end)
+        granularity = _GRANULARITIES.get(usage.get("granularity"))
+        items = usage.get("data")
+        if granularity is None or items.__class__ is not list:
+            raise Refused
+        blocks = tuple([one(item) for item in items])
+        if _REPORT_KEYS.issuperset(value) and _USAGE_KEYS.issuperset(usage):
+            return cls(organization_id, start, end, granularity, blocks, team_id, user_id)
+        extra = {k: v for k, v in value.items() if k not in _REPORT_KEYS}
+        unknown = {k: v for k, v in usage.items() if k not in _USAGE_KEYS}
+        if unknown:
+            extra["usage"] = unknown
+        return cls(organization_id, start, end, granularity, blocks, team_id, user_id, extra=extra)
+
+    return structure
