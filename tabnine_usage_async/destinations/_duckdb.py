@@ -47,7 +47,7 @@ from ._base import (
 )
 from ._lock import RunLock
 from ._state import _schema_from_row, check_newer, check_tables
-from ._values import dump_json, normalizer, row_normalizer
+from ._values import check_aware, check_writes, dump_json, normalizer, row_normalizer
 
 if TYPE_CHECKING:
     import duckdb
@@ -544,22 +544,11 @@ class DuckdbDestination:
         return await self._call(load)
 
     def _check_writes(self, writes: Sequence[UnitWrite]) -> None:
-        for w in writes:
-            table = self._tables.get(w.stream)
-            if table is None or w.stream not in self._plans:
-                raise DestinationError(f"{self._display}: stream {w.stream} was not opened")
-            _aware(w.fetched_at, f"{w.stream} unit {w.unit}: fetched_at")
-            unknown = set(w.match) - set(table.column_names)
-            if unknown:
-                raise DestinationError(f"{w.stream} has no column {', '.join(sorted(unknown))}")
-            if w.period is not None:
-                if table.period_column is None:
-                    raise DestinationError(f"{w.stream} has no period column; give period=None")
-                _aware(w.period[0], f"{w.stream} unit {w.unit}: period start")
-                _aware(w.period[1], f"{w.stream} unit {w.unit}: period end")
-        keys = [(w.stream, w.unit) for w in writes]
-        if len(set(keys)) != len(keys):
-            raise DestinationError("a unit appears twice in one write")
+        check_writes(
+            writes,
+            {n: t for n, t in self._tables.items() if n in self._plans},
+            display=self._display,
+        )
 
     async def write(self, run_id: int, writes: Sequence[UnitWrite]) -> None:
         """Replace each unit's rows and record its state, all in one transaction."""
@@ -645,7 +634,7 @@ class DuckdbDestination:
         self, *, started_at: datetime, api_version: str, job: Mapping[str, Any]
     ) -> int:
         """Record a new ``running`` run; return its id."""
-        _aware(started_at, "started_at")
+        check_aware(started_at, "started_at")
         job_text = _json_text(job, "the run's job")
 
         def insert() -> int:
@@ -672,7 +661,7 @@ class DuckdbDestination:
         summary: Mapping[str, Any],
     ) -> None:
         """Record how a run ended."""
-        _aware(finished_at, "finished_at")
+        check_aware(finished_at, "finished_at")
         summary_text = _json_text(summary, "the summary")
 
         def update() -> None:
@@ -788,8 +777,3 @@ def _json_text(value: Any, what: str) -> str:
         return dump_json(value)
     except (TypeError, ValueError) as exc:
         raise DestinationError(f"{what} is not JSON ({exc})") from None
-
-
-def _aware(value: datetime, what: str) -> None:
-    if value.utcoffset() is None:
-        raise DestinationError(f"{what} must be an aware datetime")

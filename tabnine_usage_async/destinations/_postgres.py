@@ -42,7 +42,7 @@ from ._base import (
 )
 from ._pgurl import PostgresTarget, parse_postgres_url
 from ._state import _schema_from_row, check_newer, check_tables
-from ._values import dump_json, normalizer, row_normalizer
+from ._values import check_aware, check_writes, dump_json, normalizer, row_normalizer
 
 if TYPE_CHECKING:
     import asyncpg
@@ -534,22 +534,11 @@ class PostgresDestination:
         }
 
     def _check_writes(self, writes: Sequence[UnitWrite]) -> None:
-        for w in writes:
-            table = self._tables.get(w.stream)
-            if table is None or w.stream not in self._plans:
-                raise DestinationError(f"{self.display}: stream {w.stream} was not opened")
-            _aware(w.fetched_at, f"{w.stream} unit {w.unit}: fetched_at")
-            unknown = set(w.match) - set(table.column_names)
-            if unknown:
-                raise DestinationError(f"{w.stream} has no column {', '.join(sorted(unknown))}")
-            if w.period is not None:
-                if table.period_column is None:
-                    raise DestinationError(f"{w.stream} has no period column; give period=None")
-                _aware(w.period[0], f"{w.stream} unit {w.unit}: period start")
-                _aware(w.period[1], f"{w.stream} unit {w.unit}: period end")
-        keys = [(w.stream, w.unit) for w in writes]
-        if len(set(keys)) != len(keys):
-            raise DestinationError("a unit appears twice in one write")
+        check_writes(
+            writes,
+            {n: t for n, t in self._tables.items() if n in self._plans},
+            display=self.display,
+        )
 
     async def write(self, run_id: int, writes: Sequence[UnitWrite]) -> None:
         """Replace each unit's rows and record its state, all in one transaction."""
@@ -611,7 +600,7 @@ class PostgresDestination:
         self, *, started_at: datetime, api_version: str, job: Mapping[str, Any]
     ) -> int:
         """Record a new ``running`` run; return its id."""
-        _aware(started_at, "started_at")
+        check_aware(started_at, "started_at")
         conn = self._writer()
         try:
             run_id = await conn.fetchval(
@@ -637,7 +626,7 @@ class PostgresDestination:
         summary: Mapping[str, Any],
     ) -> None:
         """Record how a run ended."""
-        _aware(finished_at, "finished_at")
+        check_aware(finished_at, "finished_at")
         conn = self._writer()
         try:
             text = dump_json(summary)
@@ -754,8 +743,3 @@ class PostgresDestination:
             if len(rows) < READ_BATCH:
                 return
             after = [rows[-1][i] for i in range(width, width + len(keys))]
-
-
-def _aware(value: datetime, what: str) -> None:
-    if value.utcoffset() is None:
-        raise DestinationError(f"{what} must be an aware datetime")

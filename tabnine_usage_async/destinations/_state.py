@@ -40,7 +40,14 @@ from ._base import (
     UnitWrite,
 )
 from ._lock import RunLock
-from ._values import check_names, dump_json, format_timestamp, parse_timestamp
+from ._values import (
+    check_aware,
+    check_names,
+    check_writes,
+    dump_json,
+    format_timestamp,
+    parse_timestamp,
+)
 
 __all__ = ["FORMAT_VERSION", "StateDestination", "connect", "quote"]
 
@@ -237,11 +244,6 @@ def _run_record(row: Sequence[Any]) -> RunRecord:
     )
 
 
-def _aware(value: datetime, what: str) -> None:
-    if value.utcoffset() is None:
-        raise DestinationError(f"{what} must be an aware datetime")
-
-
 def _ledger_json(value: Mapping[str, Any], what: str) -> str:
     try:
         return dump_json(value)
@@ -408,22 +410,7 @@ class StateDestination:
         return await self._call(load)
 
     def _check_writes(self, writes: Sequence[UnitWrite]) -> None:
-        for w in writes:
-            if w.stream not in self._tables:
-                raise DestinationError(f"{self._display}: stream {w.stream} was not opened")
-            _aware(w.fetched_at, f"{w.stream} unit {w.unit}: fetched_at")
-            table = self._tables[w.stream]
-            unknown = set(w.match) - set(table.column_names)
-            if unknown:
-                raise DestinationError(f"{w.stream} has no column {', '.join(sorted(unknown))}")
-            if w.period is not None:
-                if table.period_column is None:
-                    raise DestinationError(f"{w.stream} has no period column; give period=None")
-                _aware(w.period[0], f"{w.stream} unit {w.unit}: period start")
-                _aware(w.period[1], f"{w.stream} unit {w.unit}: period end")
-        keys = [(w.stream, w.unit) for w in writes]
-        if len(set(keys)) != len(keys):
-            raise DestinationError("a unit appears twice in one write")
+        check_writes(writes, self._tables, display=self._display)
 
     # -- ledger ---------------------------------------------------------------------------
 
@@ -431,7 +418,7 @@ class StateDestination:
         self, *, started_at: datetime, api_version: str, job: Mapping[str, Any]
     ) -> int:
         """Record a new ``running`` run; return its id."""
-        _aware(started_at, "started_at")
+        check_aware(started_at, "started_at")
         job_text = _ledger_json(job, "job")
 
         def insert() -> int:
@@ -453,7 +440,7 @@ class StateDestination:
         summary: Mapping[str, Any],
     ) -> None:
         """Record how a run ended."""
-        _aware(finished_at, "finished_at")
+        check_aware(finished_at, "finished_at")
         summary_text = _ledger_json(summary, "summary")
 
         def update() -> None:

@@ -18,12 +18,14 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
-from ._base import Column, DestinationError, TableSchema
+from ._base import Column, DestinationError, TableSchema, UnitWrite
 
 __all__ = [
     "INT64_MAX",
     "INT64_MIN",
+    "check_aware",
     "check_names",
+    "check_writes",
     "dump_json",
     "format_timestamp",
     "month_of",
@@ -225,3 +227,36 @@ def check_names(names: Sequence[str], what: str) -> None:
             raise DestinationError(f"{what} name {name!r} is not snake_case")
         if name[0].isdigit() or name[0] == "_":
             raise DestinationError(f"{what} name {name!r} is not snake_case")
+
+
+def check_aware(value: datetime, what: str) -> None:
+    """Refuse a naive ``datetime``: every moment a destination stores is aware."""
+    if value.utcoffset() is None:
+        raise DestinationError(f"{what} must be an aware datetime")
+
+
+def check_writes(
+    writes: Sequence[UnitWrite], tables: Mapping[str, TableSchema], *, display: str
+) -> None:
+    """Refuse a write batch before any of it is stored: every destination checks the same way.
+
+    ``tables`` holds the streams the destination was opened with. Each unit's stream must be one
+    of them, its ``match`` may name only the table's columns, a ``period`` needs the table's
+    period column, moments must be aware, and no unit may appear twice in one batch.
+    """
+    for w in writes:
+        table = tables.get(w.stream)
+        if table is None:
+            raise DestinationError(f"{display}: stream {w.stream} was not opened")
+        check_aware(w.fetched_at, f"{w.stream} unit {w.unit}: fetched_at")
+        unknown = set(w.match) - set(table.column_names)
+        if unknown:
+            raise DestinationError(f"{w.stream} has no column {', '.join(sorted(unknown))}")
+        if w.period is not None:
+            if table.period_column is None:
+                raise DestinationError(f"{w.stream} has no period column; give period=None")
+            check_aware(w.period[0], f"{w.stream} unit {w.unit}: period start")
+            check_aware(w.period[1], f"{w.stream} unit {w.unit}: period end")
+    keys = [(w.stream, w.unit) for w in writes]
+    if len(set(keys)) != len(keys):
+        raise DestinationError("a unit appears twice in one write")
