@@ -12,7 +12,7 @@ driven by a plain function in tests. Where the next page starts is decided by pu
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ._wire import next_audit_offset, next_invitation_offset, next_page_offset
 from .errors import DecodeError, ListingChangedError, PaginationError
@@ -23,12 +23,27 @@ __all__ = ["FetchPage", "paginate", "paginate_audit_logs", "paginate_invitations
 FetchPage = Callable[[int, int], Awaitable[Any]]
 
 
-async def paginate(fetch_page: FetchPage, *, limit: int, endpoint: str) -> AsyncIterator[list[Any]]:
+class NextOffset(Protocol):
+    """Where the next page starts (``None`` after the last), read from a page's ``meta``."""
+
+    def __call__(
+        self, meta: Any, *, offset: int, count: int, limit: int, endpoint: str
+    ) -> int | None: ...
+
+
+async def paginate(
+    fetch_page: FetchPage,
+    *,
+    limit: int,
+    endpoint: str,
+    next_offset: NextOffset = next_page_offset,
+) -> AsyncIterator[list[Any]]:
     """Yield the ``data`` list of each page, starting at offset 0, until the last page.
 
     Every request carries an explicit ``offset`` and ``limit``. The walk ends when ``meta.next``
     is absent or null or a page is empty; it copes with pages shorter than ``limit`` and raises
-    ``PaginationError`` rather than looping if the server repeats an offset. Where the server
+    ``PaginationError`` rather than looping if the server repeats an offset. ``next_offset``
+    reads where the next page starts (``meta.next.offset`` by default). Where the server
     sends ``meta.total``, a total that moves between pages, or items that do not add up to it at
     the end, raise ``ListingChangedError``: the list changed underneath the walk, and an offset
     walk then skips or repeats items.
@@ -50,7 +65,7 @@ async def paginate(fetch_page: FetchPage, *, limit: int, endpoint: str) -> Async
             raise DecodeError("expected an array", endpoint=endpoint, field="$.data")
         # Decide before yielding, so a broken page is reported instead of half-consumed.
         meta = body.get("meta")
-        following = next_page_offset(
+        following = next_offset(
             meta, offset=offset, count=len(items), limit=limit, endpoint=endpoint
         )
         seen += len(items)
@@ -66,22 +81,10 @@ async def paginate_invitations(
     fetch_page: FetchPage, *, limit: int, endpoint: str
 ) -> AsyncIterator[list[Any]]:
     """Like ``paginate``, for invitation pages whose ``meta.next`` is a plain integer offset."""
-    offset = 0
-    while True:
-        body = await fetch_page(offset, limit)
-        if not isinstance(body, dict):
-            raise DecodeError("expected an object with data and meta", endpoint=endpoint)
-        items = body.get("data")
-        if not isinstance(items, list):
-            raise DecodeError("expected an array", endpoint=endpoint, field="$.data")
-        following = next_invitation_offset(
-            body.get("meta"), offset=offset, count=len(items), limit=limit, endpoint=endpoint
-        )
-        if items:
-            yield items
-        if following is None:
-            return
-        offset = following
+    async for items in paginate(
+        fetch_page, limit=limit, endpoint=endpoint, next_offset=next_invitation_offset
+    ):
+        yield items
 
 
 def _page_ids(items: list[Any]) -> tuple[Any, ...]:
