@@ -31,6 +31,22 @@ def _need(entity: Entity | None, window: Window | None) -> tuple[Entity, Window]
     return entity, window
 
 
+async def _by_scope(
+    entity: Entity | None,
+    window: Window | None,
+    granularity: str,
+    org: str,
+    methods: tuple[Callable[..., Awaitable[Any]], ...],
+) -> Any:
+    """Call the organization, team or user method of one usage family for ``entity``."""
+    e, w = _need(entity, window)
+    for_org, for_team, for_user = methods
+    if e.scope == "organization":
+        return await for_org(w.start, w.end, granularity, organization_id=org)
+    by_id = for_team if e.scope == "team" else for_user
+    return await by_id(e.id, w.start, w.end, granularity, organization_id=org)
+
+
 async def _usage_v2(
     client: TabnineClient,
     org: str,
@@ -39,16 +55,8 @@ async def _usage_v2(
     granularity: str,
     _since: date | None,
 ) -> Any:
-    e, w = _need(entity, window)
-    if e.scope == "organization":
-        return await client.get_organization_usage_v2(
-            w.start, w.end, granularity, organization_id=org
-        )
-    if e.scope == "team":
-        return await client.get_team_usage_v2(
-            e.id, w.start, w.end, granularity, organization_id=org
-        )
-    return await client.get_user_usage_v2(e.id, w.start, w.end, granularity, organization_id=org)
+    methods = (client.get_organization_usage_v2, client.get_team_usage_v2, client.get_user_usage_v2)
+    return await _by_scope(entity, window, granularity, org, methods)
 
 
 async def _agent_usage(
@@ -59,16 +67,12 @@ async def _agent_usage(
     granularity: str,
     _since: date | None,
 ) -> Any:
-    e, w = _need(entity, window)
-    if e.scope == "organization":
-        return await client.get_organization_agent_usage(
-            w.start, w.end, granularity, organization_id=org
-        )
-    if e.scope == "team":
-        return await client.get_team_agent_usage(
-            e.id, w.start, w.end, granularity, organization_id=org
-        )
-    return await client.get_user_agent_usage(e.id, w.start, w.end, granularity, organization_id=org)
+    methods = (
+        client.get_organization_agent_usage,
+        client.get_team_agent_usage,
+        client.get_user_agent_usage,
+    )
+    return await _by_scope(entity, window, granularity, org, methods)
 
 
 async def _usage_v1(
@@ -79,12 +83,8 @@ async def _usage_v1(
     granularity: str,
     _since: date | None,
 ) -> Any:
-    e, w = _need(entity, window)
-    if e.scope == "organization":
-        return await client.get_organization_usage(w.start, w.end, granularity, organization_id=org)
-    if e.scope == "team":
-        return await client.get_team_usage(e.id, w.start, w.end, granularity, organization_id=org)
-    return await client.get_user_usage(e.id, w.start, w.end, granularity, organization_id=org)
+    methods = (client.get_organization_usage, client.get_team_usage, client.get_user_usage)
+    return await _by_scope(entity, window, granularity, org, methods)
 
 
 async def _audit_log(
