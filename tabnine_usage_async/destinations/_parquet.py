@@ -754,6 +754,8 @@ class ParquetFolderDestination(StateDestination):
         pa, _, _ = _pyarrow()
         rows = pa.concat_tables(tables).sort_by(order)
         added = [pair for i, pair in enumerate(change.added) if i + offset not in merge]
+        # Part numbers only grow: the merged parts come after every part this write adds.
+        next_part = max([next_part, *(n + 1 for n, _ in change.added)])
         start = 0
         for size in chunk_sizes(rows.num_rows, self.part_rows):
             added.append((next_part, rows.slice(start, size)))
