@@ -22,9 +22,10 @@ refused among the written rows and the rows of those parts (all a row can collid
 unit matches on columns of the key), not across the whole month.
 
 Compaction keeps the parts of a month few: a write that would leave a month with more than
-``max_parts`` parts (16 by default) also merges the month's small parts into parts of at most
-``part_rows`` rows sorted by period, in the same staged month (see ``_compact``). It changes
-which files hold the rows, never the rows, and is as crash-safe as any other write.
+``max_parts`` parts (16 by default) also merges the month's small parts that hold only days
+before those it replaces into parts of at most ``part_rows`` rows sorted by period, in the same
+staged month (see ``_compact`` for the policy). It changes which files hold the rows, never the
+rows, and is as crash-safe as any other write.
 
 Exactly once across SIGKILL: a write prepares each changed month as a complete new folder under
 ``_staging/`` (hard links to its unchanged parts, its new and rewritten parts, all fsynced). Then
@@ -53,7 +54,7 @@ import sqlite3
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +84,9 @@ PARQUET_MISSING = (
 
 #: The state file inside the folder.
 STATE_FILE = "_state.sqlite"
-#: Parts a month may hold before a write that touches it merges its small parts. Reading a
-#: part costs a few milliseconds whatever its size; 16 keeps that under a tenth of a second
-#: per month while a daily sync (a part per write) compacts about once every other run.
+#: Parts a month may hold before a write that touches it merges its settled small parts.
+#: Opening a part file costs about a millisecond whatever its size; 16 keeps that small beside
+#: decoding the rows, and a daily sync (a few parts per run) compacts once every few runs.
 MAX_PARTS = 16
 #: Rows of a part a compaction writes at most; parts of half as many or more are not merged.
 PART_ROWS = 100_000
@@ -691,6 +692,7 @@ class ParquetFolderDestination(StateDestination):
         period = table.period_column
         assert period is not None
         period_index = table.column_names.index(period)
+        _, pc, _ = _pyarrow()
         by_month: dict[str, list[list[Any]]] = defaultdict(list)
         for w in units:
             for row in w.rows:
@@ -714,13 +716,18 @@ class ParquetFolderDestination(StateDestination):
             checked = [] if fresh is None else [fresh]
             next_part = max(max(existing, default=-1) + 1, numbers.get(month, 0))
             inside = [w for w in units if w.period is None or month in months_between(*w.period)]
+            frontier: datetime | None = None
             for number in sorted(candidates.get(month, ())):
                 old = self._load(folder / _part_name(number), table)
-                kept = old.filter(_keep_mask(old, table, inside, schema))
+                keep = _keep_mask(old, table, inside, schema)
+                kept = old.filter(keep)
                 checked.append(kept)
                 if kept.num_rows == old.num_rows:
                     continue  # the index admitted it, but none of its rows is replaced
                 removed.append(number)
+                first = _earliest(old.column(period).filter(pc.invert(keep)))
+                if first is not None and (frontier is None or first < frontier):
+                    frontier = first
                 if kept.num_rows:
                     added.append((next_part, kept))
                     next_part += 1
@@ -732,15 +739,24 @@ class ParquetFolderDestination(StateDestination):
             gone = set(removed)
             kept_parts = [n for n in sorted(existing) if n not in gone]
             change = _MonthChange(month, removed, added, kept_parts)
-            changes.append(self._compact(table, change, existing, next_part))
+            changes.append(self._compact(table, change, existing, next_part, frontier))
         return changes
 
     def _compact(
-        self, table: TableSchema, change: _MonthChange, existing: dict[int, _Part], next_part: int
+        self,
+        table: TableSchema,
+        change: _MonthChange,
+        existing: dict[int, _Part],
+        next_part: int,
+        frontier: datetime | None,
     ) -> _MonthChange:
-        """``change`` with the month's small parts merged when it leaves too many parts."""
-        sizes = [existing[n].rows for n in change.kept] + [t.num_rows for _, t in change.added]
-        merge = set(parts_to_merge(sizes, self.max_parts, self.part_rows))
+        """``change`` with the month's cold small parts merged when it leaves too many parts
+        (see ``_compact``); ``frontier`` is the earliest period the write replaces there."""
+        period = table.period_column
+        assert period is not None
+        parts = [(existing[n].rows, existing[n].last) for n in change.kept]
+        parts += [(t.num_rows, _latest(t.column(period))) for _, t in change.added]
+        merge = set(parts_to_merge(parts, frontier, self.max_parts, self.part_rows))
         if not merge:
             return change
         folder = self._month_dir(table.name, change.month)
@@ -748,8 +764,6 @@ class ParquetFolderDestination(StateDestination):
         offset = len(change.kept)
         merged_added = [t for i, (_, t) in enumerate(change.added) if i + offset in merge]
         tables = [self._load(folder / _part_name(n), table) for n in merged_kept] + merged_added
-        period = table.period_column
-        assert period is not None
         order = [(period, "ascending")] + [(k, "ascending") for k in table.key if k != period]
         pa, _, _ = _pyarrow()
         rows = pa.concat_tables(tables).sort_by(order)
@@ -804,6 +818,7 @@ class ParquetFolderDestination(StateDestination):
         places = await anyio.to_thread.run_sync(self._read_tables, stream, table)
         json_columns = [c.name for c in selected if c.type == "json"]
         time_columns = [c.name for c in selected if c.type == "timestamp"]
+        moments: dict[int, datetime] = {}
         for place in places:
             try:
                 if place.name == _PART:
@@ -818,16 +833,60 @@ class ParquetFolderDestination(StateDestination):
                 if not selected:
                     yield [{} for _ in range(batch.num_rows)]
                     continue
-                rows = batch.to_pylist()
-                for row in rows:
-                    for name in json_columns:
-                        if row[name] is not None:
-                            row[name] = json.loads(row[name])
-                    for name in time_columns:
-                        value: datetime | None = row[name]
-                        if value is not None:
-                            row[name] = value.astimezone(timezone.utc)
-                yield rows
+                yield _decoded(batch, json_columns, time_columns, moments)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: Distinct timestamps ``read`` keeps decoded; cleared when full (audit events are all distinct).
+_MOMENTS = 100_000
+
+
+def _decoded(
+    batch: Any, json_columns: Sequence[str], time_columns: Sequence[str], moments: dict[int, Any]
+) -> list[dict[str, Any]]:
+    """The rows of ``batch`` as dicts, JSON parsed and timestamps as aware UTC datetimes.
+
+    Timestamps come out of Arrow as integers and each distinct one is made a datetime once:
+    a daily table repeats a few hundred period starts over millions of rows.
+    """
+    pa, _, _ = _pyarrow()
+    if time_columns:
+        names = batch.schema.names
+        arrays = [
+            column.cast(pa.int64()) if name in time_columns else column
+            for name, column in zip(names, batch.columns, strict=True)
+        ]
+        batch = pa.RecordBatch.from_arrays(arrays, names=names)
+    rows: list[dict[str, Any]] = batch.to_pylist()
+    for name in json_columns:
+        for row in rows:
+            if row[name] is not None:
+                row[name] = json.loads(row[name])
+    for name in time_columns:
+        if len(moments) > _MOMENTS:
+            moments.clear()
+        for row in rows:
+            micros = row[name]
+            if micros is not None:
+                moment = moments.get(micros)
+                if moment is None:
+                    moment = moments[micros] = _EPOCH + timedelta(microseconds=micros)
+                row[name] = moment
+    return rows
+
+
+def _earliest(moments: Any) -> datetime | None:
+    """The earliest of a timestamp column's values (aware UTC), ``None`` when it has none."""
+    _, pc, _ = _pyarrow()
+    value: datetime | None = pc.min(moments).as_py()
+    return None if value is None else value.astimezone(timezone.utc)
+
+
+def _latest(moments: Any) -> datetime | None:
+    """The latest of a timestamp column's values (aware UTC), ``None`` when it has none."""
+    _, pc, _ = _pyarrow()
+    value: datetime | None = pc.max(moments).as_py()
+    return None if value is None else value.astimezone(timezone.utc)
 
 
 def _concat(tables: Sequence[Any]) -> Any | None:
