@@ -26,7 +26,7 @@ from tabnine_usage_async.destinations import (
 )
 from tabnine_usage_async.destinations._compact import chunk_sizes, parts_to_merge
 
-from .destination_contract import EVENTS, FETCHED, NOV, rows_of, sorted_rows, unit
+from .destination_contract import EVENTS, FETCHED, NOV, event_rows, rows_of, sorted_rows, unit
 
 REPO = Path(__file__).resolve().parent.parent
 ENTITIES = 24
@@ -165,6 +165,27 @@ async def test_parts_stay_bounded_over_many_daily_syncs(tmp_path: Path) -> None:
     finally:
         await compacted.close()
         await piled.close()
+
+
+async def test_a_first_sync_of_many_writes_keeps_few_parts(tmp_path: Path) -> None:
+    """Writes of new entities only (a first sync) merge their parts: each month stays bounded."""
+    dest = ParquetFolderDestination(tmp_path / "ds", max_parts=4)
+    await dest.open([EVENTS])
+    try:
+        run = await dest.begin_run(started_at=FETCHED, api_version="v2", job={})
+        expected = []
+        for pair in range(30):
+            writes = []
+            for name in (f"n{pair:02d}a", f"n{pair:02d}b"):
+                rows = event_rows(name, NOV, 45, pair)  # November and half of December
+                expected += rows
+                writes.append(unit(name, rows))
+            await dest.write(run, writes)
+            assert max(_part_counts(tmp_path / "ds").values()) <= 4
+        assert set(_part_counts(tmp_path / "ds")) == {"month=2026-11", "month=2026-12"}
+        assert await rows_of(dest, "events") == sorted_rows(expected)
+    finally:
+        await dest.close()
 
 
 async def test_compaction_keeps_the_rows_outside_readers_see(tmp_path: Path) -> None:

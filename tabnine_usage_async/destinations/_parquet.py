@@ -751,7 +751,8 @@ class ParquetFolderDestination(StateDestination):
         frontier: datetime | None,
     ) -> _MonthChange:
         """``change`` with the month's cold small parts merged when it leaves too many parts
-        (see ``_compact``); ``frontier`` is the earliest period the write replaces there."""
+        (the policy is in the ``_compact`` module); ``frontier`` is the earliest period the
+        write replaces in the month, ``None`` when it replaces none."""
         period = table.period_column
         assert period is not None
         parts = [(existing[n].rows, existing[n].last) for n in change.kept]
