@@ -392,7 +392,7 @@ def main(argv: list[str] | None = None) -> None:
             folder = Path(tempfile.mkdtemp(prefix="bench-dest-"))
             try:
                 target = _target(kind, folder, postgres or "", index)
-                m = _measure(kind, target, args.rows, args.lookback)
+                m = _measure(kind, target, args.rows, args.lookback, 0)
                 size = _size(target) if kind != "postgresql" else float("nan")
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
