@@ -254,7 +254,7 @@ class _Announcing(ParquetFolderDestination):
 
 
 async def _writer(target: str) -> None:
-    """Run the daily syncs not yet done (by the units' state), compacting at every write."""
+    """Run the daily syncs not yet done (by the units' state), compacting whenever it can."""
     dest = _Announcing(target, max_parts=2, part_rows=40)
     await dest.open([EVENTS])
     try:
