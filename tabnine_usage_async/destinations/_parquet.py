@@ -21,6 +21,12 @@ those are read, and only those that really hold such rows are rewritten. A key a
 refused among the written rows and the rows of those parts (all a row can collide with when its
 unit matches on columns of the key), not across the whole month.
 
+Compaction keeps the parts of a month few: a write that would leave a month with more than
+``max_parts`` parts (16 by default) also merges the month's small parts that hold only days
+before those it replaces into parts of at most ``part_rows`` rows sorted by period, in the same
+staged month (see ``_compact`` for the policy). It changes which files hold the rows, never the
+rows, and is as crash-safe as any other write.
+
 Exactly once across SIGKILL: a write prepares each changed month as a complete new folder under
 ``_staging/`` (hard links to its unchanged parts, its new and rewritten parts, all fsynced). Then
 ONE state transaction records the units as done, the new part index, and a journal of the month
@@ -48,19 +54,28 @@ import sqlite3
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
 import attrs
 
-from ._base import ColumnType, DestinationError, DestinationVersionError, TableSchema, UnitWrite
+from ._base import (
+    Column,
+    ColumnType,
+    DestinationError,
+    DestinationVersionError,
+    TableSchema,
+    UnitWrite,
+    selected_columns,
+)
+from ._compact import chunk_sizes, parts_to_merge
 from ._folder import exchange, fsync_dir, link_or_copy
 from ._state import StateDestination, record_units, register_stream, registered_schemas
 from ._values import dump_json, month_of, months_between, normalizer, row_normalizer
 
-__all__ = ["PARQUET_MISSING", "STATE_FILE", "ParquetFolderDestination"]
+__all__ = ["MAX_PARTS", "PARQUET_MISSING", "PART_ROWS", "STATE_FILE", "ParquetFolderDestination"]
 
 #: The message when pyarrow is not installed.
 PARQUET_MISSING = (
@@ -69,6 +84,12 @@ PARQUET_MISSING = (
 
 #: The state file inside the folder.
 STATE_FILE = "_state.sqlite"
+#: Parts a month may hold before a write that touches it merges its settled small parts.
+#: Opening a part file costs about a millisecond whatever its size; 16 keeps that small beside
+#: decoding the rows, and a daily sync (a few parts per run) compacts once every few runs.
+MAX_PARTS = 16
+#: Rows of a part a compaction writes at most; parts of half as many or more are not merged.
+PART_ROWS = 100_000
 _STAGING = "_staging"
 _PART = "part-0.parquet"
 _TEMP_PREFIX = ".part-"
@@ -207,11 +228,28 @@ class _MonthChange:
 class ParquetFolderDestination(StateDestination):
     """A dataset in a folder of Parquet files; see the module docstring."""
 
-    def __init__(self, folder: Path | str) -> None:
+    def __init__(
+        self,
+        folder: Path | str,
+        *,
+        max_parts: int | None = MAX_PARTS,
+        part_rows: int = PART_ROWS,
+    ) -> None:
+        """A dataset in ``folder``.
+
+        ``max_parts`` bounds the part files of a month (``None``: parts are never merged);
+        ``part_rows`` bounds the rows of a part that compaction writes.
+        """
         _pyarrow()
+        if max_parts is not None and (isinstance(max_parts, bool) or max_parts < 1):
+            raise DestinationError(f"max_parts must be a whole number of 1 or more: {max_parts!r}")
+        if isinstance(part_rows, bool) or part_rows < 2:
+            raise DestinationError(f"part_rows must be a whole number of 2 or more: {part_rows!r}")
         folder = Path(folder)
         super().__init__(folder / STATE_FILE, folder / (STATE_FILE + ".lock"), str(folder))
         self.folder = folder
+        self.max_parts = max_parts
+        self.part_rows = part_rows
         self._broken: str | None = None
 
     # -- layout ---------------------------------------------------------------------------
@@ -454,19 +492,26 @@ class ParquetFolderDestination(StateDestination):
 
     # -- reading and writing files --------------------------------------------------------
 
-    def _load(self, path: Path, table: TableSchema) -> Any:
-        """The rows of a part file as a table of exactly ``table``'s columns."""
+    def _load(self, path: Path, table: TableSchema, columns: Sequence[Column] | None = None) -> Any:
+        """The rows of a part file as a table of exactly ``columns`` (default: ``table``'s).
+
+        Only those columns are read from the file (Parquet stores each column on its own); one
+        the file lacks (added by a newer stream version) comes back as nulls.
+        """
         pa, _, pq = _pyarrow()
-        found = pq.read_table(path)
-        schema = arrow_schema(table)
-        columns = []
+        wanted = table.columns if columns is None else columns
+        schema = pa.schema([pa.field(c.name, _arrow_type(pa, c.type)) for c in wanted])
+        with pq.ParquetFile(path) as file:
+            stored = set(file.schema_arrow.names)
+            found = file.read(columns=[c.name for c in wanted if c.name in stored])
+        arrays = []
         for field in schema:
-            if field.name in found.column_names:
+            if field.name in stored:
                 column = found.column(field.name)
-                columns.append(column if column.type == field.type else column.cast(field.type))
+                arrays.append(column if column.type == field.type else column.cast(field.type))
             else:
-                columns.append(pa.nulls(found.num_rows, field.type))
-        return pa.Table.from_arrays(columns, schema=schema)
+                arrays.append(pa.nulls(found.num_rows, field.type))
+        return pa.Table.from_arrays(arrays, schema=schema)
 
     def _write_file(self, rows: Any, path: Path) -> None:
         _, _, pq = _pyarrow()
@@ -578,7 +623,7 @@ class ParquetFolderDestination(StateDestination):
             if change.added:
                 conn.execute(
                     "INSERT OR REPLACE INTO _part_next VALUES (?, ?, ?)",
-                    (table.name, change.month, change.added[-1][0] + 1),
+                    (table.name, change.month, max(n for n, _ in change.added) + 1),
                 )
 
     async def write(self, run_id: int, writes: Sequence[UnitWrite]) -> None:
@@ -647,6 +692,7 @@ class ParquetFolderDestination(StateDestination):
         period = table.period_column
         assert period is not None
         period_index = table.column_names.index(period)
+        _, pc, _ = _pyarrow()
         by_month: dict[str, list[list[Any]]] = defaultdict(list)
         for w in units:
             for row in w.rows:
@@ -670,13 +716,18 @@ class ParquetFolderDestination(StateDestination):
             checked = [] if fresh is None else [fresh]
             next_part = max(max(existing, default=-1) + 1, numbers.get(month, 0))
             inside = [w for w in units if w.period is None or month in months_between(*w.period)]
+            frontier: datetime | None = None
             for number in sorted(candidates.get(month, ())):
                 old = self._load(folder / _part_name(number), table)
-                kept = old.filter(_keep_mask(old, table, inside, schema))
+                keep = _keep_mask(old, table, inside, schema)
+                kept = old.filter(keep)
                 checked.append(kept)
                 if kept.num_rows == old.num_rows:
                     continue  # the index admitted it, but none of its rows is replaced
                 removed.append(number)
+                first = _earliest(old.column(period).filter(pc.invert(keep)))
+                if first is not None and (frontier is None or first < frontier):
+                    frontier = first
                 if kept.num_rows:
                     added.append((next_part, kept))
                     next_part += 1
@@ -687,17 +738,60 @@ class ParquetFolderDestination(StateDestination):
                 continue
             gone = set(removed)
             kept_parts = [n for n in sorted(existing) if n not in gone]
-            changes.append(_MonthChange(month, removed, added, kept_parts))
+            change = _MonthChange(month, removed, added, kept_parts)
+            changes.append(self._compact(table, change, existing, next_part, frontier))
         return changes
+
+    def _compact(
+        self,
+        table: TableSchema,
+        change: _MonthChange,
+        existing: dict[int, _Part],
+        next_part: int,
+        frontier: datetime | None,
+    ) -> _MonthChange:
+        """``change`` with the month's cold small parts merged when it leaves too many parts
+        (the policy is in the ``_compact`` module); ``frontier`` is the earliest period the
+        write replaces in the month, ``None`` when it replaces none."""
+        period = table.period_column
+        assert period is not None
+        parts = [(existing[n].rows, existing[n].last) for n in change.kept]
+        parts += [(t.num_rows, _latest(t.column(period))) for _, t in change.added]
+        merge = set(parts_to_merge(parts, frontier, self.max_parts, self.part_rows))
+        if not merge:
+            return change
+        folder = self._month_dir(table.name, change.month)
+        merged_kept = [n for i, n in enumerate(change.kept) if i in merge]
+        offset = len(change.kept)
+        merged_added = [t for i, (_, t) in enumerate(change.added) if i + offset in merge]
+        tables = [self._load(folder / _part_name(n), table) for n in merged_kept] + merged_added
+        order = [(period, "ascending")] + [(k, "ascending") for k in table.key if k != period]
+        pa, _, _ = _pyarrow()
+        rows = pa.concat_tables(tables).sort_by(order)
+        added = [pair for i, pair in enumerate(change.added) if i + offset not in merge]
+        # Part numbers only grow: the merged parts come after every part this write adds.
+        next_part = max([next_part, *(n + 1 for n, _ in change.added)])
+        start = 0
+        for size in chunk_sizes(rows.num_rows, self.part_rows):
+            added.append((next_part, rows.slice(start, size)))
+            next_part += 1
+            start += size
+        return _MonthChange(
+            change.month,
+            [*change.removed, *merged_kept],
+            added,
+            [n for n in change.kept if n not in set(merged_kept)],
+        )
 
     # -- reading --------------------------------------------------------------------------
 
-    def _read_month(self, folder: Path, table: TableSchema) -> Any | None:
+    def _read_month(self, folder: Path, table: TableSchema, columns: Sequence[Column]) -> Any:
         """Every part of one month, read as one consistent set (a month swapped meanwhile is
         listed again), or ``None`` when the month is gone."""
         for _ in range(_READ_ATTEMPTS):
             try:
-                return _concat([self._load(path, table) for path in self._month_parts(folder)])
+                parts = self._month_parts(folder)
+                return _concat([self._load(path, table, columns) for path in parts])
             except FileNotFoundError:
                 continue
         raise DestinationError(f"{self._display}: {folder.name} kept changing while being read")
@@ -705,35 +799,95 @@ class ParquetFolderDestination(StateDestination):
     def _read_tables(self, stream: str, table: TableSchema) -> list[Path]:
         return [*self._month_dirs(stream), self.folder / stream / _PART]
 
-    async def read(self, stream: str) -> AsyncIterator[list[dict[str, Any]]]:
-        """Every row of ``stream`` in batches, values typed as they were written."""
+    #: ``read`` takes ``columns`` (see ``ColumnReader``).
+    reads_columns = True
+
+    async def read(
+        self, stream: str, columns: Sequence[str] | None = None
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Rows of ``stream`` in batches, values typed as they were written.
+
+        ``columns`` limits the rows to those columns (see ``ColumnReader``): only they are read
+        from the files and decoded.
+        """
         table = self._tables.get(stream)
         if table is None:
             raise DestinationError(f"{self._display} has no stream {stream}")
+        selected = selected_columns(table, columns, self._display)
+        # With no column asked for, one is still read: it tells how many rows there are.
+        loaded = selected or list(table.columns[:1])
         places = await anyio.to_thread.run_sync(self._read_tables, stream, table)
-        json_columns = [c.name for c in table.columns if c.type == "json"]
-        time_columns = [c.name for c in table.columns if c.type == "timestamp"]
+        json_columns = [c.name for c in selected if c.type == "json"]
+        time_columns = [c.name for c in selected if c.type == "timestamp"]
+        moments: dict[int, datetime] = {}
         for place in places:
             try:
                 if place.name == _PART:
-                    data = await anyio.to_thread.run_sync(self._load, place, table)
+                    data = await anyio.to_thread.run_sync(self._load, place, table, loaded)
                 else:
-                    data = await anyio.to_thread.run_sync(self._read_month, place, table)
+                    data = await anyio.to_thread.run_sync(self._read_month, place, table, loaded)
             except FileNotFoundError:
                 continue  # the stream was emptied by a running sync since we listed it
             if data is None:
                 continue
             for batch in data.to_batches(max_chunksize=READ_BATCH):
-                rows = batch.to_pylist()
-                for row in rows:
-                    for name in json_columns:
-                        if row[name] is not None:
-                            row[name] = json.loads(row[name])
-                    for name in time_columns:
-                        value: datetime | None = row[name]
-                        if value is not None:
-                            row[name] = value.astimezone(timezone.utc)
-                yield rows
+                if not selected:
+                    yield [{} for _ in range(batch.num_rows)]
+                    continue
+                yield _decoded(batch, json_columns, time_columns, moments)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+#: Distinct timestamps ``read`` keeps decoded; cleared when full (audit events are all distinct).
+_MOMENTS = 100_000
+
+
+def _decoded(
+    batch: Any, json_columns: Sequence[str], time_columns: Sequence[str], moments: dict[int, Any]
+) -> list[dict[str, Any]]:
+    """The rows of ``batch`` as dicts, JSON parsed and timestamps as aware UTC datetimes.
+
+    Timestamps come out of Arrow as integers and each distinct one is made a datetime once:
+    a daily table repeats a few hundred period starts over millions of rows.
+    """
+    pa, _, _ = _pyarrow()
+    if time_columns:
+        names = batch.schema.names
+        arrays = [
+            column.cast(pa.int64()) if name in time_columns else column
+            for name, column in zip(names, batch.columns, strict=True)
+        ]
+        batch = pa.RecordBatch.from_arrays(arrays, names=names)
+    rows: list[dict[str, Any]] = batch.to_pylist()
+    for name in json_columns:
+        for row in rows:
+            if row[name] is not None:
+                row[name] = json.loads(row[name])
+    for name in time_columns:
+        if len(moments) > _MOMENTS:
+            moments.clear()
+        for row in rows:
+            micros = row[name]
+            if micros is not None:
+                moment = moments.get(micros)
+                if moment is None:
+                    moment = moments[micros] = _EPOCH + timedelta(microseconds=micros)
+                row[name] = moment
+    return rows
+
+
+def _earliest(moments: Any) -> datetime | None:
+    """The earliest of a timestamp column's values (aware UTC), ``None`` when it has none."""
+    _, pc, _ = _pyarrow()
+    value: datetime | None = pc.min(moments).as_py()
+    return None if value is None else value.astimezone(timezone.utc)
+
+
+def _latest(moments: Any) -> datetime | None:
+    """The latest of a timestamp column's values (aware UTC), ``None`` when it has none."""
+    _, pc, _ = _pyarrow()
+    value: datetime | None = pc.max(moments).as_py()
+    return None if value is None else value.astimezone(timezone.utc)
 
 
 def _concat(tables: Sequence[Any]) -> Any | None:
