@@ -34,6 +34,9 @@ from tabnine_usage_async.destinations import (
     DestinationVersionError,
     TableSchema,
     UnitWrite,
+    _duckdb,
+    _postgres,
+    _state,
     open_destination,
 )
 from tests import database_targets
@@ -59,6 +62,7 @@ __all__ = [
     "test_sigkilled_writer_resumes_to_the_same_dataset",
     "test_snapshot_write_replaces_the_table",
     "test_state_round_trip",
+    "test_unit_fetches_pages_every_unit_once",
     "test_unit_rewrite_replaces_only_its_rows",
     "test_values_round_trip_exactly",
 ]
@@ -416,6 +420,34 @@ async def test_state_round_trip(destination_kind: DestinationKind, tmp_path: Pat
         assert await again.units("nothing") == {}
     finally:
         await again.close()
+
+
+async def test_unit_fetches_pages_every_unit_once(
+    destination_kind: DestinationKind, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``unit_fetches`` gives every unit of the stream once, its last fetch time, in key order
+    and in batches of at most ``UNIT_BATCH``; other streams' units are left out."""
+    batch = 3
+    for module in (_state, _duckdb, _postgres):
+        monkeypatch.setattr(module, "UNIT_BATCH", batch)
+    target = destination_kind.new_target(tmp_path)
+    dest = open_destination(target)
+    await dest.open([EVENTS, PEOPLE])
+    names = ["dd", "ab", "cc", "aa", "bb", "ca", "ba", "ac"]
+    when = {name: FETCHED + timedelta(hours=i, microseconds=i) for i, name in enumerate(names)}
+    try:
+        run = await _run(dest)
+        await dest.write(run, [attrs.evolve(unit(n, []), fetched_at=when["cc"]) for n in names])
+        await dest.write(run, [attrs.evolve(unit(n, []), fetched_at=when[n]) for n in names])
+        await dest.write(run, [people_unit([])])
+        batches = [b async for b in dest.unit_fetches("events")]
+        nothing = [b async for b in dest.unit_fetches("nothing")]
+    finally:
+        await dest.close()
+    assert [len(b) for b in batches] == [batch, batch, len(names) - 2 * batch]
+    expected = sorted((unit(n, []).unit, when[n]) for n in names)
+    assert [pair for b in batches for pair in b] == expected
+    assert nothing == []
 
 
 async def test_meta_round_trip(destination_kind: DestinationKind, tmp_path: Path) -> None:

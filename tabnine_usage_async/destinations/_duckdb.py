@@ -34,6 +34,7 @@ import anyio.to_thread
 
 from .._version import __version__
 from ._base import (
+    UNIT_BATCH,
     ColumnType,
     DestinationBusyError,
     DestinationError,
@@ -542,6 +543,26 @@ class DuckdbDestination:
             }
 
         return await self._call(load)
+
+    async def unit_fetches(self, stream: str) -> AsyncIterator[list[tuple[str, datetime]]]:
+        """``(unit key, fetched_at)`` of every unit of ``stream``, in batches ordered by key."""
+
+        def page(after: str) -> list[tuple[str, datetime]]:
+            rows = (
+                self._live()
+                .execute(
+                    "SELECT unit, fetched_at FROM _units WHERE stream = ? AND unit > ? "
+                    "ORDER BY unit LIMIT ?",
+                    [stream, after, UNIT_BATCH],
+                )
+                .fetchall()
+            )
+            return [(unit, _utc(fetched_at)) for unit, fetched_at in rows]
+
+        after = ""
+        while batch := await self._call(page, after):
+            yield batch
+            after = batch[-1][0]
 
     def _check_writes(self, writes: Sequence[UnitWrite]) -> None:
         check_writes(

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from .._version import __version__
 from ._base import (
+    UNIT_BATCH,
     ColumnType,
     DestinationBusyError,
     DestinationError,
@@ -532,6 +533,26 @@ class PostgresDestination:
             )
             for r in rows
         }
+
+    async def unit_fetches(self, stream: str) -> AsyncIterator[list[tuple[str, datetime]]]:
+        """``(unit key, fetched_at)`` of every unit of ``stream``, in batches ordered by key."""
+        after = ""
+        while True:
+            conn = self._live()
+            try:
+                rows = await conn.fetch(
+                    f"SELECT unit, fetched_at FROM {q(self.schema)}._units "
+                    "WHERE stream = $1 AND unit > $2 ORDER BY unit LIMIT $3",
+                    stream,
+                    after,
+                    UNIT_BATCH,
+                )
+            except Exception as exc:
+                self._fail("reading the units", exc)
+            if not rows:
+                return
+            yield [(r[0], r[1]) for r in rows]
+            after = rows[-1][0]
 
     def _check_writes(self, writes: Sequence[UnitWrite]) -> None:
         check_writes(

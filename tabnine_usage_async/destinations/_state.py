@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -30,6 +30,7 @@ import anyio.to_thread
 
 from .._version import __version__
 from ._base import (
+    UNIT_BATCH,
     Column,
     DestinationError,
     DestinationVersionError,
@@ -408,6 +409,22 @@ class StateDestination:
             }
 
         return await self._call(load)
+
+    async def unit_fetches(self, stream: str) -> AsyncIterator[list[tuple[str, datetime]]]:
+        """``(unit key, fetched_at)`` of every unit of ``stream``, in batches ordered by key."""
+
+        def page(after: str) -> list[tuple[str, datetime]]:
+            rows = self._live().execute(
+                "SELECT unit, fetched_at FROM _units WHERE stream = ? AND unit > ? "
+                "ORDER BY unit LIMIT ?",
+                (stream, after, UNIT_BATCH),
+            )
+            return [(unit, parse_timestamp(fetched_at)) for unit, fetched_at in rows]
+
+        after = ""
+        while batch := await self._call(page, after):
+            yield batch
+            after = batch[-1][0]
 
     def _check_writes(self, writes: Sequence[UnitWrite]) -> None:
         check_writes(writes, self._tables, display=self._display)
