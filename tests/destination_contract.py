@@ -59,6 +59,7 @@ __all__ = [
     "test_read_columns_gives_only_those_columns",
     "test_reader_is_not_blocked_by_the_lock",
     "test_reader_never_creates_a_dataset",
+    "test_reader_refuses_writes_and_closed_refuses_all",
     "test_sigkilled_writer_resumes_to_the_same_dataset",
     "test_snapshot_write_replaces_the_table",
     "test_state_round_trip",
@@ -448,6 +449,33 @@ async def test_unit_fetches_pages_every_unit_once(
     expected = sorted((unit(n, []).unit, when[n]) for n in names)
     assert [pair for b in batches for pair in b] == expected
     assert nothing == []
+
+
+async def test_reader_refuses_writes_and_closed_refuses_all(
+    destination_kind: DestinationKind, tmp_path: Path
+) -> None:
+    """Opened for reading, every write is refused with one clear line; once closed, every call
+    says the destination is not open; opening twice is refused."""
+    target = destination_kind.new_target(tmp_path)
+    dest = open_destination(target)
+    await dest.open([EVENTS])
+    await dest.close()
+    reader = open_destination(target)
+    await reader.open([EVENTS], lock=False)
+    try:
+        with pytest.raises(DestinationError, match="already open"):
+            await reader.open([EVENTS], lock=False)
+        with pytest.raises(DestinationError, match="opened for reading only"):
+            await reader.set_meta("since", "2025-01-01")
+        with pytest.raises(DestinationError, match="opened for reading only"):
+            await _run(reader)
+    finally:
+        await reader.close()
+    await reader.close()  # idempotent
+    with pytest.raises(DestinationError, match="is not open"):
+        await reader.get_meta("since")
+    with pytest.raises(DestinationError, match="is not open"):
+        [b async for b in reader.unit_fetches("events")]
 
 
 async def test_meta_round_trip(destination_kind: DestinationKind, tmp_path: Path) -> None:
