@@ -472,6 +472,8 @@ def sync(runner: Runner, mode: Mode) -> dict[str, Any]:
                 "streams": "usage",
             }
             runner.run("sync", fake, spec | {"now": SYNC_FIRST_NOW}, run=run, phase="full")
+            planning = spec | {"now": SYNC_DAILY_NOW, "plan_only": True}
+            runner.run("sync", fake, planning, run=run, phase="plan")
             runner.run("sync", fake, spec | {"now": SYNC_DAILY_NOW}, run=run, phase="daily")
             for leftover in runner.workdir.glob(f"sync-{run}.sqlite*"):
                 leftover.unlink()

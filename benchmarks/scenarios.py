@@ -750,9 +750,10 @@ def _sync(runs: list[dict[str, Any]], params: dict[str, Any]) -> Summary:
     medians: dict[str, dict[str, float]] = {}
     labels = {
         "full": f"full backfill from {params['since']} (first sync)",
+        "plan": "next day's planning only (dry run)",
         "daily": "next day's sync",
     }
-    for phase in ("full", "daily"):
+    for phase in ("full", "plan", "daily"):
         mine = _by(runs, "phase", phase)
         m = {
             "requests": _median([r["server"]["total_requests"] for r in mine]),
@@ -780,7 +781,7 @@ def _sync(runs: list[dict[str, Any]], params: dict[str, Any]) -> Summary:
             f"{params['streams']}, daily rows, month windows, since {params['since']}, "
             f"concurrency {params['concurrency']}, SQLite"
         ),
-        header=["run", "requests", "wall s", "peak RSS MB", "units written", "rows", "runs"],
+        header=["run", "requests", "wall s", "peak RSS MB", "units", "rows", "runs"],
         rows=rows,
         targets=[
             Target(
@@ -794,6 +795,10 @@ def _sync(runs: list[dict[str, Any]], params: dict[str, Any]) -> Summary:
             "Both runs write into the same SQLite file: the first sync fetches the year (what a "
             "re-backfill costs every time), the next day's run only the open month and the "
             "month in the lookback. Requests include listings and the v2 probe.",
+            "The planning row is the start of the next day's run alone (roster listing and "
+            "the dataset's state read into the planner, as `--dry-run`); its units are those "
+            "it finds due, the other rows' those written. Peak RSS is the whole process's, "
+            "interpreter and imports included.",
         ],
         numbers={"medians": medians, "daily_share": share},
     )

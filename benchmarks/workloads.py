@@ -468,8 +468,12 @@ def dry_run(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
 
 
 async def sync_ours(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
-    """One ``run_sync`` into a SQLite dataset (a first sync is a full backfill of the range)."""
-    from tabnine_usage_async.sync import SyncSpec, run_sync
+    """One ``run_sync`` into a SQLite dataset (a first sync is a full backfill of the range).
+
+    With ``plan_only``, only the planning a run starts with (``plan_sync``, as ``--dry-run``):
+    the roster listing and the dataset's state, nothing fetched or written.
+    """
+    from tabnine_usage_async.sync import SyncSpec, plan_sync, run_sync
 
     job = SyncSpec.build(
         spec["target"], since=spec["since"], now=spec["now"], streams=spec["streams"]
@@ -478,6 +482,12 @@ async def sync_ours(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
         token=spec["token"], base_url=spec["base_url"], max_concurrency=int(spec["concurrency"])
     ) as client:
         tally.started = time.perf_counter()
+        if spec.get("plan_only"):
+            plan = await plan_sync(client, job)
+            tally.ok = client.stats.requests - client.stats.failures
+            tally.attempts = client.stats.requests
+            tally.failed = client.stats.failures + len(plan.listing_failures)
+            return {"units": sum(p.units for p in plan.per_stream), "status": "planned"}
         summary = await run_sync(client, job)
         tally.ok = client.stats.requests - client.stats.failures
         tally.attempts = client.stats.requests

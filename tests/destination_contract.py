@@ -34,6 +34,9 @@ from tabnine_usage_async.destinations import (
     DestinationVersionError,
     TableSchema,
     UnitWrite,
+    _duckdb,
+    _postgres,
+    _state,
     open_destination,
 )
 from tests import database_targets
@@ -56,9 +59,11 @@ __all__ = [
     "test_read_columns_gives_only_those_columns",
     "test_reader_is_not_blocked_by_the_lock",
     "test_reader_never_creates_a_dataset",
+    "test_reader_refuses_writes_and_closed_refuses_all",
     "test_sigkilled_writer_resumes_to_the_same_dataset",
     "test_snapshot_write_replaces_the_table",
     "test_state_round_trip",
+    "test_unit_fetches_pages_every_unit_once",
     "test_unit_rewrite_replaces_only_its_rows",
     "test_values_round_trip_exactly",
 ]
@@ -416,6 +421,61 @@ async def test_state_round_trip(destination_kind: DestinationKind, tmp_path: Pat
         assert await again.units("nothing") == {}
     finally:
         await again.close()
+
+
+async def test_unit_fetches_pages_every_unit_once(
+    destination_kind: DestinationKind, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``unit_fetches`` gives every unit of the stream once, its last fetch time, in key order
+    and in batches of at most ``UNIT_BATCH``; other streams' units are left out."""
+    batch = 3
+    for module in (_state, _duckdb, _postgres):
+        monkeypatch.setattr(module, "UNIT_BATCH", batch)
+    target = destination_kind.new_target(tmp_path)
+    dest = open_destination(target)
+    await dest.open([EVENTS, PEOPLE])
+    names = ["dd", "ab", "cc", "aa", "bb", "ca", "ba", "ac"]
+    when = {name: FETCHED + timedelta(hours=i, microseconds=i) for i, name in enumerate(names)}
+    try:
+        run = await _run(dest)
+        await dest.write(run, [attrs.evolve(unit(n, []), fetched_at=when["cc"]) for n in names])
+        await dest.write(run, [attrs.evolve(unit(n, []), fetched_at=when[n]) for n in names])
+        await dest.write(run, [people_unit([])])
+        batches = [b async for b in dest.unit_fetches("events")]
+        nothing = [b async for b in dest.unit_fetches("nothing")]
+    finally:
+        await dest.close()
+    assert [len(b) for b in batches] == [batch, batch, len(names) - 2 * batch]
+    expected = sorted((unit(n, []).unit, when[n]) for n in names)
+    assert [pair for b in batches for pair in b] == expected
+    assert nothing == []
+
+
+async def test_reader_refuses_writes_and_closed_refuses_all(
+    destination_kind: DestinationKind, tmp_path: Path
+) -> None:
+    """Opened for reading, every write is refused with one clear line; once closed, every call
+    says the destination is not open; opening twice is refused."""
+    target = destination_kind.new_target(tmp_path)
+    dest = open_destination(target)
+    await dest.open([EVENTS])
+    await dest.close()
+    reader = open_destination(target)
+    await reader.open([EVENTS], lock=False)
+    try:
+        with pytest.raises(DestinationError, match="already open"):
+            await reader.open([EVENTS], lock=False)
+        with pytest.raises(DestinationError, match="opened for reading only"):
+            await reader.set_meta("since", "2025-01-01")
+        with pytest.raises(DestinationError, match="opened for reading only"):
+            await _run(reader)
+    finally:
+        await reader.close()
+    await reader.close()  # idempotent
+    with pytest.raises(DestinationError, match="is not open"):
+        await reader.get_meta("since")
+    with pytest.raises(DestinationError, match="is not open"):
+        [b async for b in reader.unit_fetches("events")]
 
 
 async def test_meta_round_trip(destination_kind: DestinationKind, tmp_path: Path) -> None:

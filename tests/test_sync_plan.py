@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tabnine_usage_async.destinations import UnitState
 from tabnine_usage_async.errors import InvalidParameterError
 from tabnine_usage_async.orchestrator import Entity
 from tabnine_usage_async.streams import get_stream
 from tabnine_usage_async.sync import (
     DEFAULT_LOOKBACK,
     SyncSpec,
+    UnitIndex,
     due_reason,
+    group_name,
     parse_lookback,
     plan_stream,
+    split_unit_key,
     sync_windows,
     unit_key,
 )
@@ -26,10 +29,6 @@ UTC = timezone.utc
 
 def at(day: str, hour: int = 0) -> datetime:
     return datetime.fromisoformat(day).replace(hour=hour, tzinfo=UTC)
-
-
-def state(fetched_at: datetime, *, complete: bool = True) -> UnitState:
-    return UnitState("usage", "k", complete, fetched_at, 1, 0)
 
 
 @pytest.mark.parametrize(
@@ -124,8 +123,7 @@ LOOKBACK = timedelta(days=3)
 def test_due_reason(fetched_at, now, expected) -> None:
     """A unit is due when never fetched, fetched before its end, or before its end plus the
     lookback; otherwise it is final."""
-    unit_state = None if fetched_at is None else state(fetched_at)
-    assert due_reason(JAN, unit_state, LOOKBACK, now) == expected
+    assert due_reason(JAN, fetched_at, LOOKBACK, now) == expected
 
 
 def test_due_reason_never_plans_a_future_window() -> None:
@@ -136,7 +134,7 @@ def test_due_reason_never_plans_a_future_window() -> None:
 
 def test_zero_lookback_refetches_only_open_windows() -> None:
     """Without a lookback a window fetched after its end is final at once."""
-    assert due_reason(JAN, state(at("2026-02-01")), timedelta(0), at("2026-02-01", 1)) is None
+    assert due_reason(JAN, at("2026-02-01"), timedelta(0), at("2026-02-01", 1)) is None
 
 
 ORG = Entity("organization", "o1")
@@ -153,8 +151,7 @@ def plan(stream: str, entities, states, now, *, start="2026-01-01"):
             get_stream(stream),
             entities=entities,
             windows=windows,
-            states=states,
-            lookback=LOOKBACK,
+            states=UnitIndex.of(states.items(), LOOKBACK),
             now=now,
             granularity="daily",
         )
@@ -166,11 +163,7 @@ def test_plan_second_run_fetches_only_open_and_new() -> None:
     history from the dataset's start; a user the roster no longer lists is not planned."""
     first_now = at("2026-02-10")
     windows = sync_windows(at("2026-01-01"), first_now, "month", "daily")
-    states = {
-        unit_key(e, w, "daily"): state(first_now, complete=w.end <= first_now)
-        for e in (ORG, TEAM, OLD_USER)
-        for w, _ in windows
-    }
+    states = {unit_key(e, w, "daily"): first_now for e in (ORG, TEAM, OLD_USER) for w, _ in windows}
     now = at("2026-03-02", 6)
     got = plan("usage", [ORG, TEAM, NEW_USER], states, now)
     jan, feb, mar = (
@@ -197,7 +190,7 @@ def test_plan_model_usage_keys_use_granularity_all() -> None:
 
 def test_plan_snapshot_stream_is_one_unit_every_run() -> None:
     """A snapshot stream is one unit, due on every run whatever the state."""
-    states = {"snapshot": state(at("2026-01-05"))}
+    states = {"snapshot": at("2026-01-05")}
     assert plan("users", [ORG, TEAM], states, at("2026-01-06")) == [("snapshot", "new")]
 
 
@@ -205,7 +198,7 @@ def test_plan_nothing_due_right_after_a_final_fetch() -> None:
     """Units fetched after their window ended plus the lookback are never fetched again."""
     now = at("2026-02-10")
     windows = sync_windows(at("2026-01-01"), at("2026-01-20"), "month", "daily")
-    states = {unit_key(ORG, w, "daily"): state(at("2026-02-05")) for w, _ in windows}
+    states = {unit_key(ORG, w, "daily"): at("2026-02-05") for w, _ in windows}
     assert plan("usage", [ORG], states, now) == [
         ("organization:o1:2026-02-01T00:00:00Z/2026-03-01T00:00:00Z:daily", "new")
     ]
@@ -268,3 +261,142 @@ def test_spec_defaults_and_json() -> None:
         "api": "auto",
         "batch_rows": 5000,
     }
+
+
+@pytest.mark.parametrize(
+    ("entity", "granularity"),
+    [
+        (Entity("user", "u1"), "daily"),
+        (Entity("team", "t:1/2"), "weekly"),  # ids may hold the key's separators
+        (Entity("organization", "o 1\nß:"), "all"),
+        (Entity("user", "2026-01-01T00:00:00Z"), "monthly"),
+    ],
+)
+def test_split_unit_key_inverts_unit_key(entity, granularity) -> None:
+    """Every key ``unit_key`` makes splits back into its entity, window and granularity."""
+    key = unit_key(entity, JAN, granularity)
+    assert split_unit_key(key) == (
+        f"{entity.scope}:{entity.id}",
+        "2026-01-01T00:00:00Z",
+        "2026-02-01T00:00:00Z",
+        granularity,
+    )
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "snapshot",
+        "",
+        "user:u1:2026-01-01/2026-02-01:daily",
+        "user:u1:2026-01-01T00:00:00Z/2026-02-01T00:00:00Z",
+        ":2026-01-01T00:00:00Z/2026-02-01T00:00:00Z:daily",
+        "user:u12026-01-01T00:00:00Z/2026-02-01T00:00:00Z:daily",
+        "user:u1:2026-01-01T00:00:00Z/2026-02-01T00:00:00Z:dai-ly",
+        "user:u1:2026-01-01T00:00:00Z/2026-02-01T00:00:00Z:",
+    ],
+)
+def test_split_unit_key_refuses_other_keys(key) -> None:
+    """Keys of another form are not unit keys; the index leaves them out, also once it has seen
+    their window in a valid key."""
+    assert split_unit_key(key) is None
+    assert UnitIndex.of([(key, at("2026-01-05"))], LOOKBACK).units == 0
+    valid = unit_key(ORG, JAN, "daily")
+    assert UnitIndex.of([(valid, at("2026-01-05")), (key, at("2026-01-05"))], LOOKBACK).units == 1
+
+
+@pytest.mark.parametrize(
+    ("fetched_at", "open_", "settled"),
+    [
+        (at("2026-01-20"), True, False),  # provisional
+        (at("2026-02-01"), True, False),  # complete, inside the lookback
+        (at("2026-02-03", 23), True, False),
+        (at("2026-02-04"), False, True),  # the lookback has passed: never due again
+        (at("2026-06-01"), False, True),
+    ],
+)
+def test_index_keeps_only_units_that_can_be_due(fetched_at, open_, settled) -> None:
+    """A unit fetched before its window's end plus the lookback keeps its fetch time; one fetched
+    later is only remembered as settled."""
+    index = UnitIndex.of([(unit_key(ORG, JAN, "daily"), fetched_at)], LOOKBACK)
+    group = group_name(ORG, "daily")
+    assert index.fetched_at(group, JAN) == (fetched_at if open_ else None)
+    assert index.settled(group, JAN) is settled
+    assert index.held == 1
+    assert not index.settled(group_name(ORG, "weekly"), JAN)
+    assert not index.settled(group_name(TEAM, "daily"), JAN)
+
+
+def _month(year: int, month: int) -> Window:
+    start = datetime(year, month, 1, tzinfo=UTC)
+    return Window(start, (start + timedelta(days=32)).replace(day=1))
+
+
+def test_index_merges_settled_windows_in_any_order() -> None:
+    """Settled windows merge into spans whatever order they come in; a missing window stays a
+    gap, and a window is settled only when settled spans cover it whole."""
+    months = [_month(2025, m) for m in range(1, 13)]
+    kept = [w for w in months if w.start.month != 6]  # June was never fetched
+    fetches = [(unit_key(OLD_USER, w, "daily"), at("2026-01-10")) for w in kept]
+    for order in (fetches, fetches[::-1], random.Random(3).sample(fetches, len(fetches))):
+        index = UnitIndex.of(order, LOOKBACK)
+        group = group_name(OLD_USER, "daily")
+        assert [index.settled(group, w) for w in months] == [w in kept for w in months]
+        assert index.held == 2  # January-May and July-December
+        assert index.settled(group, Window(months[0].start, months[4].end))
+        assert not index.settled(group, Window(months[4].start, months[6].end))
+        assert not index.settled(group, _month(2026, 1))
+
+
+def test_index_holds_a_span_per_entity_not_a_state_per_unit() -> None:
+    """A year of settled months and one open month per entity leave two entries per entity."""
+    users = [Entity("user", f"u{i}") for i in range(50)]
+    first_now = at("2026-01-10")
+    windows = sync_windows(at("2025-01-01"), first_now, "month", "daily")
+    index = UnitIndex.of(
+        ((unit_key(u, w, "daily"), first_now) for u in users for w, _ in windows), LOOKBACK
+    )
+    assert index.units == len(users) * len(windows) == 50 * 13
+    assert index.held == 2 * len(users)
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_plan_from_the_index_equals_plan_from_every_state(seed) -> None:
+    """Planning from the compact index gives exactly the units a lookup of every unit's fetch
+    time gives, for random histories (gaps, provisional, lookback, settled, odd keys)."""
+    rng = random.Random(seed)
+    start = at("2025-01-01")
+    now = at("2026-01-15", 6) + timedelta(hours=rng.randrange(0, 24 * 40))
+    windows = sync_windows(start, now, rng.choice(["month", "week", "day"]), "daily")
+    entities = [ORG, TEAM] + [Entity("user", f"u{i}") for i in range(12)]
+    fetched: dict[str, datetime] = {"snapshot": now, "user:u1:odd": now}
+    for entity in entities:
+        for window, _ in windows:
+            if rng.random() < 0.15:
+                continue  # never fetched: a failed unit, a new user
+            latest = min(now, window.end + timedelta(days=6))
+            span = max(int((latest - window.start).total_seconds() // 3600), 1)
+            fetched_at = window.start + timedelta(hours=rng.randrange(span))
+            fetched[unit_key(entity, window, "daily")] = fetched_at
+    items = list(fetched.items())
+    rng.shuffle(items)
+    got = [
+        (u.key, u.reason)
+        for u in plan_stream(
+            get_stream("usage"),
+            entities=entities,
+            windows=windows,
+            states=UnitIndex.of(items, LOOKBACK),
+            now=now,
+            granularity="daily",
+        )
+    ]
+    expected = []
+    for entity in entities:
+        for window, _ in windows:
+            key = unit_key(entity, window, "daily")
+            reason = due_reason(window, fetched.get(key), LOOKBACK, now)
+            if reason is not None:
+                expected.append((key, reason))
+    assert got == expected
+    assert {reason for _, reason in got} >= {"new", "provisional"}

@@ -26,6 +26,7 @@ import attrs
 from ..errors import TabnineError
 
 __all__ = [
+    "UNIT_BATCH",
     "Column",
     "ColumnReader",
     "ColumnType",
@@ -45,6 +46,9 @@ __all__ = [
 ColumnType = Literal[
     "text", "integer", "float", "boolean", "timestamp", "date", "json", "text_list"
 ]
+
+#: Units per batch of ``Destination.unit_fetches``: a few hundred kilobytes of keys at a time.
+UNIT_BATCH = 5000
 
 #: How a run ended. A run still marked ``running`` when the next one opens the destination was
 #: killed: the destination records it as ``interrupted``.
@@ -209,6 +213,14 @@ class Destination(Protocol):
 
     async def units(self, stream: str) -> dict[str, UnitState]:
         """The state of every unit of ``stream`` written so far, by unit key."""
+        ...
+
+    def unit_fetches(self, stream: str) -> AsyncIterator[list[tuple[str, datetime]]]:
+        """``(unit key, fetched_at)`` of every unit of ``stream``, in batches ordered by key.
+
+        What a sync plans from: read batch by batch, so the planner never holds one object per
+        unit of a large dataset (see ``units`` for the whole state of each unit).
+        """
         ...
 
     async def write(self, run_id: int, writes: Sequence[UnitWrite]) -> None:

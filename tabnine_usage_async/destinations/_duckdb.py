@@ -24,16 +24,18 @@ from __future__ import annotations
 import json
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import anyio
 import anyio.to_thread
 
 from .._version import __version__
+from ._access import Access, first_line
 from ._base import (
+    UNIT_BATCH,
     ColumnType,
     DestinationBusyError,
     DestinationError,
@@ -45,9 +47,16 @@ from ._base import (
     UnitWrite,
     selected_columns,
 )
-from ._lock import RunLock
-from ._state import _schema_from_row, check_newer, check_tables
-from ._values import check_aware, check_writes, dump_json, normalizer, row_normalizer
+from ._ledger import (
+    check_newer,
+    check_tables,
+    ledger_json,
+    run_record,
+    schema_from_row,
+    schema_json,
+    unit_pages,
+)
+from ._values import check_aware, check_writes, normalizer, row_normalizer
 
 if TYPE_CHECKING:
     import duckdb
@@ -109,7 +118,6 @@ CREATE TABLE IF NOT EXISTS _runs (
 """
 
 _FORMAT_KEY = "format_version"
-_T = TypeVar("_T")
 
 #: Writer connections open in this process, by resolved path: readers here share them, since
 #: DuckDB refuses a second, read-only database of the same file in one process.
@@ -248,10 +256,7 @@ class DuckdbDestination:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._display = str(self.path)
-        self._conn: duckdb.DuckDBPyConnection | None = None
-        self._lock: RunLock | None = None
-        self._limiter: anyio.CapacityLimiter | None = None
-        self._writable = False
+        self._access: Access[duckdb.DuckDBPyConnection] = Access(self._display)
         self._tables: dict[str, TableSchema] = {}
         self._plans: dict[str, _Plan] = {}
 
@@ -265,24 +270,8 @@ class DuckdbDestination:
 
     # -- plumbing -------------------------------------------------------------------------
 
-    async def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
-        if self._limiter is None:
-            raise DestinationError(f"{self._display} is not open")
-        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
-
-    def _live(self) -> duckdb.DuckDBPyConnection:
-        if self._conn is None:
-            raise DestinationError(f"{self._display} is not open")
-        return self._conn
-
-    def _writer(self) -> duckdb.DuckDBPyConnection:
-        conn = self._live()
-        if not self._writable:
-            raise DestinationError(f"{self._display} was opened for reading only")
-        return conn
-
     def _error(self, what: str, exc: Exception) -> DestinationError:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc) or type(exc).__name__
         return DestinationError(f"{self._display}: {what} failed ({first})")
 
     def _connect(self, *, readonly: bool) -> duckdb.DuckDBPyConnection:
@@ -339,27 +328,16 @@ class DuckdbDestination:
 
     async def open(self, tables: Sequence[TableSchema], *, lock: bool = True) -> None:
         """Take the lock and prepare ``tables``, or with ``lock=False`` open for reading only."""
-        if self._limiter is not None:
-            raise DestinationError(f"{self._display} is already open")
+        self._access.refuse_open()
         check_tables(tables)
         _duckdb()
-        self._limiter = anyio.CapacityLimiter(1)
-        try:
-            if lock:
-                await self._call(self._open_locked, tables)
-            else:
-                await self._call(self._open_reader, tables)
-        except BaseException:
-            await anyio.to_thread.run_sync(self._release)
-            self._limiter = None
-            raise
+        opener = self._open_locked if lock else self._open_reader
+        await self._access.open_in_thread(lambda: opener(tables), self._release)
 
     def _open_locked(self, tables: Sequence[TableSchema]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = RunLock(self.path.with_name(self.path.name + ".lock"), display=self._display)
-        self._lock.acquire()
+        self._access.take_lock(self.path.with_name(self.path.name + ".lock"))
         existed = self.path.exists()
-        conn = self._conn = self._connect(readonly=False)
+        conn = self._access.conn = self._connect(readonly=False)
         driver = _duckdb()
         try:
             conn.execute("BEGIN TRANSACTION")
@@ -379,7 +357,7 @@ class DuckdbDestination:
             raise self._error("preparing the tables", exc) from None
         self._tables = {t.name: t for t in tables}
         self._plans = {t.name: _Plan(t) for t in tables}
-        self._writable = True
+        self._access.writable = True
         _WRITERS[self.path.resolve()] = conn
 
     def _open_reader(self, tables: Sequence[TableSchema]) -> None:
@@ -387,10 +365,10 @@ class DuckdbDestination:
             raise DestinationError(f"{self._display}: no dataset there yet")
         shared = _WRITERS.get(self.path.resolve())
         if shared is not None:
-            conn = self._conn = shared.cursor()
+            conn = self._access.conn = shared.cursor()
             conn.execute("SET TimeZone = 'UTC'")
         else:
-            conn = self._conn = self._connect(readonly=True)
+            conn = self._access.conn = self._connect(readonly=True)
         driver = _duckdb()
         try:
             self._check_format(conn, create=False, existed=True)
@@ -435,7 +413,7 @@ class DuckdbDestination:
         rows = conn.execute(
             "SELECT stream, version, columns, key, period_column FROM _streams"
         ).fetchall()
-        return {r[0]: _schema_from_row(r) for r in rows}
+        return {r[0]: schema_from_row(r) for r in rows}
 
     def _prepare(
         self, conn: duckdb.DuckDBPyConnection, table: TableSchema, registered: bool
@@ -454,39 +432,21 @@ class DuckdbDestination:
                     f"ALTER TABLE {q(table.name)} ADD COLUMN {q(column.name)} "
                     f"{_DUCK_TYPES[column.type]}"
                 )
-        columns = dump_json(
-            [
-                {"name": c.name, "type": c.type, "nullable": c.nullable, "doc": c.doc}
-                for c in table.columns
-            ]
-        )
+        columns, key = schema_json(table)
         conn.execute("DELETE FROM _streams WHERE stream = ?", [table.name])
         conn.execute(
             "INSERT INTO _streams VALUES (?, ?, ?, ?, ?)",
-            [table.name, table.version, columns, dump_json(list(table.key)), table.period_column],
+            [table.name, table.version, columns, key, table.period_column],
         )
 
     def _release(self) -> None:
-        conn, self._conn = self._conn, None
-        lock, self._lock = self._lock, None
-        if self._writable:
+        if self._access.writable:
             _WRITERS.pop(self.path.resolve(), None)
-        self._writable = False
-        try:
-            if conn is not None:
-                conn.close()
-        finally:
-            if lock is not None:
-                lock.release()
+        self._access.release(lambda conn: conn.close())
 
     async def close(self) -> None:
         """Close the file and release the lock; idempotent."""
-        if self._limiter is None:
-            return
-        try:
-            await self._call(self._release)
-        finally:
-            self._limiter = None
+        await self._access.close_in_thread(self._release)
 
     # -- meta -----------------------------------------------------------------------------
 
@@ -494,16 +454,20 @@ class DuckdbDestination:
         """A small value of the dataset, or ``None``."""
 
         def get() -> str | None:
-            row = self._live().execute("SELECT value FROM _meta WHERE key = ?", [key]).fetchone()
+            row = (
+                self._access.live()
+                .execute("SELECT value FROM _meta WHERE key = ?", [key])
+                .fetchone()
+            )
             return None if row is None else str(row[0])
 
-        return await self._call(get)
+        return await self._access.call(get)
 
     async def set_meta(self, key: str, value: str) -> None:
         """Store a small value of the dataset."""
 
         def put() -> None:
-            conn = self._writer()
+            conn = self._access.writer()
             conn.execute("BEGIN TRANSACTION")
             try:
                 conn.execute("DELETE FROM _meta WHERE key = ?", [key])
@@ -513,7 +477,7 @@ class DuckdbDestination:
                 conn.execute("ROLLBACK")
                 raise
 
-        await self._call(put)
+        await self._access.call(put)
 
     # -- units ----------------------------------------------------------------------------
 
@@ -522,7 +486,7 @@ class DuckdbDestination:
 
         def load() -> dict[str, UnitState]:
             rows = (
-                self._live()
+                self._access.live()
                 .execute(
                     "SELECT unit, complete, fetched_at, run_id, rows FROM _units WHERE stream = ?",
                     [stream],
@@ -541,7 +505,24 @@ class DuckdbDestination:
                 for unit, complete, fetched_at, run_id, count in rows
             }
 
-        return await self._call(load)
+        return await self._access.call(load)
+
+    def unit_fetches(self, stream: str) -> AsyncIterator[list[tuple[str, datetime]]]:
+        """``(unit key, fetched_at)`` of every unit of ``stream``, in batches ordered by key."""
+
+        def page(after: str) -> list[tuple[str, datetime]]:
+            rows = (
+                self._access.live()
+                .execute(
+                    "SELECT unit, fetched_at FROM _units WHERE stream = ? AND unit > ? "
+                    "ORDER BY unit LIMIT ?",
+                    [stream, after, UNIT_BATCH],
+                )
+                .fetchall()
+            )
+            return [(unit, _utc(fetched_at)) for unit, fetched_at in rows]
+
+        return unit_pages(lambda after: self._access.call(page, after))
 
     def _check_writes(self, writes: Sequence[UnitWrite]) -> None:
         check_writes(
@@ -552,7 +533,7 @@ class DuckdbDestination:
 
     async def write(self, run_id: int, writes: Sequence[UnitWrite]) -> None:
         """Replace each unit's rows and record its state, all in one transaction."""
-        self._writer()
+        self._access.writer()
         self._check_writes(writes)
         by_stream: dict[str, list[UnitWrite]] = defaultdict(list)
         for w in writes:
@@ -566,7 +547,7 @@ class DuckdbDestination:
             for stream, ws in by_stream.items()
         }
         deletes = [d for stream, ws in by_stream.items() for d in self._plans[stream].deletes(ws)]
-        await self._call(self._write, run_id, writes, by_stream, columns, deletes)
+        await self._access.call(self._write, run_id, writes, by_stream, columns, deletes)
 
     def _write(
         self,
@@ -576,7 +557,7 @@ class DuckdbDestination:
         columns: Mapping[str, list[list[Any]]],
         deletes: Sequence[tuple[str, list[Any]]],
     ) -> None:
-        conn = self._writer()
+        conn = self._access.writer()
         driver = _duckdb()
         try:
             conn.execute("BEGIN TRANSACTION")
@@ -635,11 +616,11 @@ class DuckdbDestination:
     ) -> int:
         """Record a new ``running`` run; return its id."""
         check_aware(started_at, "started_at")
-        job_text = _json_text(job, "the run's job")
+        job_text = ledger_json(job, "job", self._display)
 
         def insert() -> int:
             row = (
-                self._writer()
+                self._access.writer()
                 .execute(
                     "INSERT INTO _runs (started_at, finished_at, status, api_version, job, "
                     "summary) VALUES (?, NULL, 'running', ?, ?, '{}') RETURNING run_id",
@@ -650,7 +631,7 @@ class DuckdbDestination:
             assert row is not None
             return int(row[0])
 
-        return await self._call(insert)
+        return await self._access.call(insert)
 
     async def finish_run(
         self,
@@ -662,11 +643,11 @@ class DuckdbDestination:
     ) -> None:
         """Record how a run ended."""
         check_aware(finished_at, "finished_at")
-        summary_text = _json_text(summary, "the summary")
+        summary_text = ledger_json(summary, "summary", self._display)
 
         def update() -> None:
             row = (
-                self._writer()
+                self._access.writer()
                 .execute(
                     "UPDATE _runs SET status = ?, finished_at = ?, summary = ? WHERE run_id = ? "
                     "RETURNING run_id",
@@ -677,14 +658,14 @@ class DuckdbDestination:
             if len(row) != 1:
                 raise DestinationError(f"{self._display}: no run {run_id} in the ledger")
 
-        await self._call(update)
+        await self._access.call(update)
 
     async def runs(self, limit: int = 20) -> list[RunRecord]:
         """The most recent runs, newest first."""
 
         def load() -> list[RunRecord]:
             rows = (
-                self._live()
+                self._access.live()
                 .execute(
                     "SELECT run_id, started_at, finished_at, status, api_version, job, summary "
                     "FROM _runs ORDER BY run_id DESC LIMIT ?",
@@ -692,20 +673,9 @@ class DuckdbDestination:
                 )
                 .fetchall()
             )
-            return [
-                RunRecord(
-                    run_id=r[0],
-                    started_at=_utc(r[1]),
-                    finished_at=_utc(r[2]),
-                    status=r[3],
-                    api_version=r[4],
-                    job=json.loads(r[5]),
-                    summary=json.loads(r[6]),
-                )
-                for r in rows
-            ]
+            return [run_record(r, _utc) for r in rows]
 
-        return await self._call(load)
+        return await self._access.call(load)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -724,9 +694,9 @@ class DuckdbDestination:
             raise DestinationError(f"{self._display} has no stream {stream}")
         selected = selected_columns(table, columns, self._display)
         # A cursor of its own: one consistent snapshot while writes go on.
-        cursor = await self._call(lambda: self._live().cursor())
+        cursor = await self._access.call(lambda: self._access.live().cursor())
         try:
-            present = set(await self._call(self._columns, cursor, stream))
+            present = set(await self._access.call(self._columns, cursor, stream))
             if not present:
                 return
             wanted = [c for c in selected if c.name in present]
@@ -741,8 +711,8 @@ class DuckdbDestination:
                 cursor.execute("SET TimeZone = 'UTC'")
                 cursor.execute(f"SELECT {select} FROM {q(stream)} ORDER BY {key}")
 
-            await self._call(start)
-            while batch := await self._call(cursor.fetchmany, READ_BATCH):
+            await self._access.call(start)
+            while batch := await self._access.call(cursor.fetchmany, READ_BATCH):
                 rows = []
                 for values in batch:
                     # (strict=False: with no column selected, the query still returns one NULL.)
@@ -770,10 +740,3 @@ def _columns_of(rows: list[list[Any]], width: int) -> list[list[Any]]:
 def _utc(value: Any) -> Any:
     """DuckDB's UTC ``ZoneInfo`` datetimes as the ``timezone.utc`` ones every destination gives."""
     return None if value is None else value.astimezone(timezone.utc)
-
-
-def _json_text(value: Any, what: str) -> str:
-    try:
-        return dump_json(value)
-    except (TypeError, ValueError) as exc:
-        raise DestinationError(f"{what} is not JSON ({exc})") from None

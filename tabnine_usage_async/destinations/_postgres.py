@@ -28,7 +28,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from .._version import __version__
+from ._access import Access, first_line
 from ._base import (
+    UNIT_BATCH,
     ColumnType,
     DestinationBusyError,
     DestinationError,
@@ -40,9 +42,17 @@ from ._base import (
     UnitWrite,
     selected_columns,
 )
+from ._ledger import (
+    check_newer,
+    check_tables,
+    ledger_json,
+    run_record,
+    schema_from_row,
+    schema_json,
+    unit_pages,
+)
 from ._pgurl import PostgresTarget, parse_postgres_url
-from ._state import _schema_from_row, check_newer, check_tables
-from ._values import check_aware, check_writes, dump_json, normalizer, row_normalizer
+from ._values import check_aware, check_writes, normalizer, row_normalizer
 
 if TYPE_CHECKING:
     import asyncpg
@@ -225,12 +235,10 @@ class PostgresDestination:
     def __init__(self, url: str, *, password: str | None = None) -> None:
         self._target: PostgresTarget = parse_postgres_url(url)
         self._password = password if password is not None else self._target.password
-        self._conn: asyncpg.Connection | None = None
-        self._writable = False
+        self._access: Access[asyncpg.Connection] = Access(self._target.display)
         self._tables: dict[str, TableSchema] = {}
         self._plans: dict[str, _Plan] = {}
         self._staged: set[str] = set()
-        self._lost: str | None = None
 
     @property
     def display(self) -> str:
@@ -266,7 +274,7 @@ class PostgresDestination:
                 driver.PostgresConnectionError,
             ),
         ) or (isinstance(exc, driver.PostgresError) and str(exc.sqlstate).startswith("57P"))
-        detail = self._scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+        detail = self._scrub(first_line(exc))
         kind = type(exc).__name__
         if lost:
             message = f"{self.display}: {what} failed, the connection to PostgreSQL was lost"
@@ -276,8 +284,8 @@ class PostgresDestination:
         if lost:
             # The connection (and with it the advisory lock) is gone: every later call says so,
             # rather than a vaguer error hiding the cause.
-            self._lost = message
-            conn, self._conn = self._conn, None
+            self._access.lost = message
+            conn, self._access.conn = self._access.conn, None
             if conn is not None:
                 conn.terminate()
         raise DestinationError(message) from None
@@ -285,17 +293,10 @@ class PostgresDestination:
     # -- plumbing -------------------------------------------------------------------------
 
     def _live(self) -> asyncpg.Connection:
-        if self._lost is not None:
-            raise DestinationError(self._lost)
-        if self._conn is None:
-            raise DestinationError(f"{self.display} is not open")
-        return self._conn
+        return self._access.live()
 
     def _writer(self) -> asyncpg.Connection:
-        conn = self._live()
-        if not self._writable:
-            raise DestinationError(f"{self.display} was opened for reading only")
-        return conn
+        return self._access.writer()
 
     async def _connect(self) -> asyncpg.Connection:
         driver = _asyncpg()
@@ -311,7 +312,7 @@ class PostgresDestination:
                 },
             )
         except Exception as exc:
-            detail = self._scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+            detail = self._scrub(first_line(exc))
             raise DestinationError(
                 f"cannot connect to {self.display} ({type(exc).__name__}"
                 f"{': ' + detail if detail else ''})"
@@ -331,10 +332,9 @@ class PostgresDestination:
 
         With ``lock=False``: connect for reading only; nothing is created or migrated.
         """
-        if self._conn is not None:
-            raise DestinationError(f"{self.display} is already open")
+        self._access.refuse_open()
         check_tables(tables)
-        self._conn = await self._connect()
+        self._access.conn = await self._connect()
         try:
             if lock:
                 await self._open_locked(tables)
@@ -381,7 +381,7 @@ class PostgresDestination:
             self._fail("preparing the tables", exc)
         self._tables = {t.name: t for t in tables}
         self._plans = {t.name: _Plan(self.schema, t) for t in tables}
-        self._writable = True
+        self._access.writable = True
 
     async def _open_reader(self, tables: Sequence[TableSchema]) -> None:
         try:
@@ -426,7 +426,7 @@ class PostgresDestination:
             f"SELECT stream, version, columns::text, key::text, period_column "
             f"FROM {q(self.schema)}._streams"
         )
-        return {r[0]: _schema_from_row(tuple(r)) for r in rows}
+        return {r[0]: schema_from_row(tuple(r)) for r in rows}
 
     async def _prepare(self, table: TableSchema, registered: bool) -> None:
         conn = self._live()
@@ -456,12 +456,7 @@ class PostgresDestination:
                     await conn.execute(
                         f"ALTER TABLE {name} ADD COLUMN {q(column.name)} {_PG_TYPES[column.type]}"
                     )
-        columns = dump_json(
-            [
-                {"name": c.name, "type": c.type, "nullable": c.nullable, "doc": c.doc}
-                for c in table.columns
-            ]
-        )
+        columns, key = schema_json(table)
         await conn.execute(
             f"INSERT INTO {q(self.schema)}._streams VALUES ($1, $2, $3::jsonb, $4::jsonb, $5) "
             "ON CONFLICT (stream) DO UPDATE SET version = EXCLUDED.version, "
@@ -470,15 +465,15 @@ class PostgresDestination:
             table.name,
             table.version,
             columns,
-            dump_json(list(table.key)),
+            key,
             table.period_column,
         )
 
     async def close(self) -> None:
         """Close the connection, which releases the advisory lock; idempotent."""
-        conn, self._conn = self._conn, None
-        self._writable = False
-        self._lost = None
+        conn, self._access.conn = self._access.conn, None
+        self._access.writable = False
+        self._access.lost = None
         self._staged.clear()
         if conn is None or conn.is_closed():
             return
@@ -532,6 +527,24 @@ class PostgresDestination:
             )
             for r in rows
         }
+
+    def unit_fetches(self, stream: str) -> AsyncIterator[list[tuple[str, datetime]]]:
+        """``(unit key, fetched_at)`` of every unit of ``stream``, in batches ordered by key."""
+
+        async def page(after: str) -> list[tuple[str, datetime]]:
+            try:
+                rows = await self._live().fetch(
+                    f"SELECT unit, fetched_at FROM {q(self.schema)}._units "
+                    "WHERE stream = $1 AND unit > $2 ORDER BY unit LIMIT $3",
+                    stream,
+                    after,
+                    UNIT_BATCH,
+                )
+            except Exception as exc:
+                self._fail("reading the units", exc)
+            return [(r[0], r[1]) for r in rows]
+
+        return unit_pages(page)
 
     def _check_writes(self, writes: Sequence[UnitWrite]) -> None:
         check_writes(
@@ -602,6 +615,7 @@ class PostgresDestination:
         """Record a new ``running`` run; return its id."""
         check_aware(started_at, "started_at")
         conn = self._writer()
+        job_text = ledger_json(job, "job", self.display)
         try:
             run_id = await conn.fetchval(
                 f"INSERT INTO {q(self.schema)}._runs "
@@ -609,10 +623,8 @@ class PostgresDestination:
                 "VALUES ($1, NULL, 'running', $2, $3::jsonb, '{}') RETURNING run_id",
                 started_at,
                 api_version,
-                dump_json(job),
+                job_text,
             )
-        except (TypeError, ValueError) as exc:
-            raise DestinationError(f"{self.display}: the run's job is not JSON ({exc})") from None
         except Exception as exc:
             self._fail("recording the run", exc)
         return int(run_id)
@@ -628,10 +640,7 @@ class PostgresDestination:
         """Record how a run ended."""
         check_aware(finished_at, "finished_at")
         conn = self._writer()
-        try:
-            text = dump_json(summary)
-        except (TypeError, ValueError) as exc:
-            raise DestinationError(f"{self.display}: the summary is not JSON ({exc})") from None
+        text = ledger_json(summary, "summary", self.display)
         try:
             result = await conn.execute(
                 f"UPDATE {q(self.schema)}._runs SET status = $1, finished_at = $2, "
@@ -657,18 +666,8 @@ class PostgresDestination:
             )
         except Exception as exc:
             self._fail("reading the ledger", exc)
-        return [
-            RunRecord(
-                run_id=r[0],
-                started_at=r[1],
-                finished_at=r[2],
-                status=r[3],
-                api_version=r[4],
-                job=json.loads(r[5]),
-                summary=json.loads(r[6]),
-            )
-            for r in rows
-        ]
+        # asyncpg gives timestamptz as aware UTC datetimes already.
+        return [run_record(tuple(r), lambda moment: moment) for r in rows]
 
     # -- reading --------------------------------------------------------------------------
 

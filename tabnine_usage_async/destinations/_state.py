@@ -18,19 +18,16 @@ of one), so the event loop never waits on the disk.
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import anyio
-import anyio.to_thread
-
 from .._version import __version__
+from ._access import Access
 from ._base import (
-    Column,
+    UNIT_BATCH,
     DestinationError,
     DestinationVersionError,
     RunRecord,
@@ -39,12 +36,18 @@ from ._base import (
     UnitState,
     UnitWrite,
 )
-from ._lock import RunLock
+from ._ledger import (
+    check_newer,
+    check_tables,
+    ledger_json,
+    run_record,
+    schema_from_row,
+    schema_json,
+    unit_pages,
+)
 from ._values import (
     check_aware,
-    check_names,
     check_writes,
-    dump_json,
     format_timestamp,
     parse_timestamp,
 )
@@ -149,68 +152,19 @@ def _check_format(conn: sqlite3.Connection, display: str, *, create: bool) -> No
             raise
 
 
-def _schema_to_json(table: TableSchema) -> tuple[str, str]:
-    columns = [
-        {"name": c.name, "type": c.type, "nullable": c.nullable, "doc": c.doc}
-        for c in table.columns
-    ]
-    return dump_json(columns), dump_json(list(table.key))
-
-
-def _schema_from_row(row: Sequence[Any]) -> TableSchema:
-    stream, version, columns, key, period_column = row
-    return TableSchema(
-        name=stream,
-        columns=tuple(
-            Column(c["name"], c["type"], nullable=c["nullable"], doc=c.get("doc", ""))
-            for c in json.loads(columns)
-        ),
-        key=tuple(json.loads(key)),
-        period_column=period_column,
-        version=version,
-    )
-
-
 def registered_schemas(conn: sqlite3.Connection) -> dict[str, TableSchema]:
     """Each stream's schema as recorded by the last writer, by stream name."""
     rows = conn.execute("SELECT stream, version, columns, key, period_column FROM _streams")
-    return {row[0]: _schema_from_row(row) for row in rows}
+    return {row[0]: schema_from_row(row) for row in rows}
 
 
 def register_stream(conn: sqlite3.Connection, table: TableSchema) -> None:
     """Record ``table`` as the stream's current schema (inside the caller's transaction)."""
-    columns, key = _schema_to_json(table)
+    columns, key = schema_json(table)
     conn.execute(
         "INSERT OR REPLACE INTO _streams VALUES (?, ?, ?, ?, ?)",
         (table.name, table.version, columns, key, table.period_column),
     )
-
-
-def check_tables(tables: Sequence[TableSchema]) -> None:
-    """Refuse schemas a destination cannot store faithfully (bad names, missing key columns)."""
-    check_names([t.name for t in tables], "stream")
-    for table in tables:
-        names = table.column_names
-        check_names(names, f"{table.name} column")
-        if len(set(names)) != len(names):
-            raise DestinationError(f"{table.name} repeats a column name")
-        missing = [c for c in (*table.key, table.period_column) if c and c not in names]
-        if missing or not table.key:
-            raise DestinationError(f"{table.name}: key or period column {missing} is not a column")
-
-
-def check_newer(
-    display: str, stored: Mapping[str, TableSchema], tables: Iterable[TableSchema]
-) -> None:
-    """Refuse a stream whose table was written by a newer stream version than ours."""
-    for table in tables:
-        found = stored.get(table.name)
-        if found is not None and found.version > table.version:
-            raise DestinationVersionError(
-                f"{display}: stream {table.name} was written by a newer version of "
-                f"tabnine-usage-async (stream version {found.version}; this version "
-                f"{__version__} knows {table.version}); upgrade it"
-            )
 
 
 def record_units(conn: sqlite3.Connection, run_id: int, writes: Sequence[UnitWrite]) -> None:
@@ -231,26 +185,6 @@ def record_units(conn: sqlite3.Connection, run_id: int, writes: Sequence[UnitWri
     )
 
 
-def _run_record(row: Sequence[Any]) -> RunRecord:
-    run_id, started, finished, status, api_version, job, summary = row
-    return RunRecord(
-        run_id=run_id,
-        started_at=parse_timestamp(started),
-        finished_at=parse_timestamp(finished) if finished else None,
-        status=status,
-        api_version=api_version,
-        job=json.loads(job),
-        summary=json.loads(summary),
-    )
-
-
-def _ledger_json(value: Mapping[str, Any], what: str) -> str:
-    try:
-        return dump_json(value)
-    except (TypeError, ValueError) as exc:
-        raise DestinationError(f"the run's {what} is not JSON-ready: {exc}") from None
-
-
 class StateDestination:
     """What the SQLite file and Parquet folder destinations share: lock, state, ledger, meta.
 
@@ -262,10 +196,7 @@ class StateDestination:
         self._state_path = state_path
         self._lock_path = lock_path
         self._display = display
-        self._conn: sqlite3.Connection | None = None
-        self._lock: RunLock | None = None
-        self._limiter: anyio.CapacityLimiter | None = None
-        self._writable = False
+        self._access: Access[sqlite3.Connection] = Access(display)
         #: The schemas this destination reads and writes, by stream.
         self._tables: dict[str, TableSchema] = {}
 
@@ -280,20 +211,13 @@ class StateDestination:
     # -- plumbing -------------------------------------------------------------------------
 
     async def _call(self, fn: Callable[..., _T], *args: Any) -> _T:
-        if self._limiter is None:
-            raise DestinationError(f"{self._display} is not open")
-        return await anyio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+        return await self._access.call(fn, *args)
 
     def _live(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise DestinationError(f"{self._display} is not open")
-        return self._conn
+        return self._access.live()
 
     def _writer(self) -> sqlite3.Connection:
-        conn = self._live()
-        if not self._writable:
-            raise DestinationError(f"{self._display} was opened for reading only")
-        return conn
+        return self._access.writer()
 
     def _prepare(self, conn: sqlite3.Connection, tables: Sequence[TableSchema]) -> None:
         """Create or migrate the data tables of ``tables`` (with the lock held)."""
@@ -306,25 +230,14 @@ class StateDestination:
 
     async def open(self, tables: Sequence[TableSchema], *, lock: bool = True) -> None:
         """Take the lock and prepare ``tables``, or with ``lock=False`` open for reading only."""
-        if self._limiter is not None:
-            raise DestinationError(f"{self._display} is already open")
+        self._access.refuse_open()
         check_tables(tables)
-        self._limiter = anyio.CapacityLimiter(1)
-        try:
-            if lock:
-                await self._call(self._open_locked, tables)
-            else:
-                await self._call(self._open_reader, tables)
-        except BaseException:
-            await anyio.to_thread.run_sync(self._release)
-            self._limiter = None
-            raise
+        opener = self._open_locked if lock else self._open_reader
+        await self._access.open_in_thread(lambda: opener(tables), self._release)
 
     def _open_locked(self, tables: Sequence[TableSchema]) -> None:
-        self._lock_path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = RunLock(self._lock_path, display=self._display)
-        self._lock.acquire()
-        conn = self._conn = connect(self._state_path, readonly=False)
+        self._access.take_lock(self._lock_path)
+        conn = self._access.conn = connect(self._state_path, readonly=False)
         _check_format(conn, self._display, create=True)
         # Only once the file is known to be ours. WAL: readers are never blocked by a running
         # sync; synchronous=FULL: a committed unit survives a power cut.
@@ -335,36 +248,23 @@ class StateDestination:
         # We hold the lock, so a run still marked running died without finishing.
         conn.execute("UPDATE _runs SET status = 'interrupted' WHERE status = 'running'")
         self._tables = {t.name: t for t in tables}
-        self._writable = True
+        self._access.writable = True
 
     def _open_reader(self, tables: Sequence[TableSchema]) -> None:
         if not self._exists():
             raise DestinationError(f"{self._display}: no dataset there yet")
-        conn = self._conn = connect(self._state_path, readonly=True)
+        conn = self._access.conn = connect(self._state_path, readonly=True)
         _check_format(conn, self._display, create=False)
         stored = registered_schemas(conn)
         check_newer(self._display, stored, tables)
         self._tables = {**stored, **{t.name: t for t in tables}}
 
     def _release(self) -> None:
-        conn, self._conn = self._conn, None
-        lock, self._lock = self._lock, None
-        self._writable = False
-        try:
-            if conn is not None:
-                conn.close()
-        finally:
-            if lock is not None:
-                lock.release()
+        self._access.release(sqlite3.Connection.close)
 
     async def close(self) -> None:
         """Close the state and release the lock; idempotent."""
-        if self._limiter is None:
-            return
-        try:
-            await self._call(self._release)
-        finally:
-            self._limiter = None
+        await self._access.close_in_thread(self._release)
 
     # -- meta -----------------------------------------------------------------------------
 
@@ -409,6 +309,19 @@ class StateDestination:
 
         return await self._call(load)
 
+    def unit_fetches(self, stream: str) -> AsyncIterator[list[tuple[str, datetime]]]:
+        """``(unit key, fetched_at)`` of every unit of ``stream``, in batches ordered by key."""
+
+        def page(after: str) -> list[tuple[str, datetime]]:
+            rows = self._live().execute(
+                "SELECT unit, fetched_at FROM _units WHERE stream = ? AND unit > ? "
+                "ORDER BY unit LIMIT ?",
+                (stream, after, UNIT_BATCH),
+            )
+            return [(unit, parse_timestamp(fetched_at)) for unit, fetched_at in rows]
+
+        return unit_pages(lambda after: self._call(page, after))
+
     def _check_writes(self, writes: Sequence[UnitWrite]) -> None:
         check_writes(writes, self._tables, display=self._display)
 
@@ -419,7 +332,7 @@ class StateDestination:
     ) -> int:
         """Record a new ``running`` run; return its id."""
         check_aware(started_at, "started_at")
-        job_text = _ledger_json(job, "job")
+        job_text = ledger_json(job, "job", self._display)
 
         def insert() -> int:
             cursor = self._writer().execute(
@@ -441,7 +354,7 @@ class StateDestination:
     ) -> None:
         """Record how a run ended."""
         check_aware(finished_at, "finished_at")
-        summary_text = _ledger_json(summary, "summary")
+        summary_text = ledger_json(summary, "summary", self._display)
 
         def update() -> None:
             cursor = self._writer().execute(
@@ -462,6 +375,6 @@ class StateDestination:
                 "FROM _runs ORDER BY run_id DESC LIMIT ?",
                 (limit,),
             )
-            return [_run_record(row) for row in rows]
+            return [run_record(row, parse_timestamp) for row in rows]
 
         return await self._call(load)

@@ -16,18 +16,26 @@ removed users keep their history.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Literal
 
 import attrs
 
-from ..destinations import UnitState
 from ..orchestrator import Entity
 from ..streams import Stream
-from ..windows import Window, format_datetime, split_windows
+from ..windows import Window, split_windows
+from ._index import UnitIndex, group_name, unit_key
 
-__all__ = ["DueUnit", "Reason", "due_reason", "plan_stream", "sync_windows", "unit_key"]
+__all__ = [
+    "DueUnit",
+    "Reason",
+    "UnitIndex",
+    "due_reason",
+    "plan_stream",
+    "sync_windows",
+    "unit_key",
+]
 
 #: Why a unit is due: never fetched, fetched before its window ended, or inside the lookback.
 Reason = Literal["new", "provisional", "lookback"]
@@ -67,12 +75,6 @@ class DueUnit:
         return unit_key(self.entity, self.window, self.granularity)
 
 
-def unit_key(entity: Entity, window: Window, granularity: str) -> str:
-    """``<scope>:<id>:<start>/<end>:<granularity>``, e.g. ``user:u1:2026-01-01T00:00:00Z/...``."""
-    span = f"{format_datetime(window.start)}/{format_datetime(window.end)}"
-    return f"{entity.scope}:{entity.id}:{span}:{granularity}"
-
-
 def _next_boundary(moment: datetime, unit: str) -> datetime:
     # The split of [moment, far future) begins with the window that ends at the next boundary.
     return split_windows(moment, moment + timedelta(days=40), unit)[0].end  # type: ignore[arg-type]
@@ -101,9 +103,9 @@ def sync_windows(
 
 
 def due_reason(
-    window: Window, state: UnitState | None, lookback: timedelta, now: datetime
+    window: Window, fetched_at: datetime | None, lookback: timedelta, now: datetime
 ) -> Reason | None:
-    """Why the unit of ``window`` is due given what the destination holds, or ``None``.
+    """Why the unit of ``window`` is due given when it was last fetched (``None``: never).
 
     >>> from datetime import datetime, timezone
     >>> utc = timezone.utc
@@ -113,11 +115,11 @@ def due_reason(
     """
     if window.start > now:
         return None
-    if state is None:
+    if fetched_at is None:
         return "new"
-    if state.fetched_at < window.end:
+    if fetched_at < window.end:
         return "provisional"
-    if state.fetched_at < window.end + lookback:
+    if fetched_at < window.end + lookback:
         return "lookback"
     return None
 
@@ -127,23 +129,26 @@ def plan_stream(
     *,
     entities: Iterable[Entity],
     windows: Sequence[tuple[Window, Window]],
-    states: Mapping[str, UnitState],
-    lookback: timedelta,
+    states: UnitIndex,
     now: datetime,
     granularity: str,
 ) -> Iterator[DueUnit]:
     """Every due unit of ``stream``, entity by entity, windows in order.
 
     ``entities`` are those the stream covers (the organization, teams and users; only the
-    organization for organization-wide streams); ``states`` the destination's units of the stream.
-    A snapshot stream has one unit, due on every run.
+    organization for organization-wide streams); ``states`` the destination's units of the stream
+    (its lookback is the run's). A snapshot stream has one unit, due on every run.
     """
     if not stream.incremental:
         yield DueUnit(stream, None, None, None, granularity, "new")
         return
     gran = stream.granularity or granularity
     for entity in entities:
+        group = group_name(entity, gran)
         for window, request in windows:
-            reason = due_reason(window, states.get(unit_key(entity, window, gran)), lookback, now)
+            fetched_at = states.fetched_at(group, window)
+            if fetched_at is None and states.settled(group, window):
+                continue
+            reason = due_reason(window, fetched_at, states.lookback, now)
             if reason is not None:
                 yield DueUnit(stream, entity, window, request, gran, reason)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -30,7 +30,6 @@ from ..destinations import (
     Destination,
     DestinationError,
     RunStatus,
-    UnitState,
     UnitWrite,
     open_destination,
 )
@@ -49,7 +48,7 @@ from ._engine import (
     group_jobs,
     unit_write,
 )
-from ._plan import DueUnit, plan_stream, sync_windows
+from ._plan import DueUnit, UnitIndex, plan_stream, sync_windows
 from ._spec import SyncSpec
 
 __all__ = ["StreamPlan", "SyncPlan", "SyncSummary", "plan_sync", "run_sync"]
@@ -188,7 +187,7 @@ class _Planner:
         self.entities: list[Entity] = []
         self.windows: dict[str, list[tuple[Window, Window]]] = {}
         self.streams: tuple[Stream, ...] = ()
-        self.states: dict[str, dict[str, UnitState]] = {}
+        self.states: dict[str, UnitIndex] = {}
 
     async def start_of_dataset(self) -> datetime:
         stored_text = await self.dest.get_meta(_META_SINCE)
@@ -229,7 +228,8 @@ class _Planner:
         """List the roster, read the states and count what is due; ``jobs()`` then yields it.
 
         Due units are not kept: ``jobs()`` plans them again entity by entity while the engine
-        fetches, so memory holds the states, not a list of every due unit.
+        fetches, so memory holds each stream's compact ``UnitIndex``, not a list of every due
+        unit nor one state per unit written so far.
         """
         start = await self.start_of_dataset()
         now = self.spec.now or datetime.now(timezone.utc).replace(microsecond=0)
@@ -246,7 +246,7 @@ class _Planner:
             g: sync_windows(start, now, self.spec.window, g) for g in (gran, "all", "daily")
         }
         self.streams = streams
-        self.states = {s.name: await self.dest.units(s.name) for s in streams if s.incremental}
+        self.states = {s.name: await self._index(s.name) for s in streams if s.incremental}
         tally = {s.name: _StreamTally() for s in streams}
         jobs = 0
         for units in self._unit_groups():
@@ -266,6 +266,12 @@ class _Planner:
             listing_failures=tuple(self.listing_failures),
         )
 
+    async def _index(self, stream: str) -> UnitIndex:
+        index = UnitIndex(self.spec.lookback)
+        async for batch in self.dest.unit_fetches(stream):
+            index.add(batch)
+        return index
+
     def _granularity(self, stream: Stream) -> str:
         if stream.granularity is not None:
             return stream.granularity
@@ -278,8 +284,7 @@ class _Planner:
                 stream,
                 entities=entities,
                 windows=self.windows[gran],
-                states=self.states.get(stream.name, {}),
-                lookback=self.spec.lookback,
+                states=self.states.get(stream.name) or UnitIndex(self.spec.lookback),
                 now=self.now,
                 granularity=gran,
             )
@@ -364,8 +369,9 @@ class _NoDataset:
     async def get_meta(self, key: str) -> str | None:
         return None
 
-    async def units(self, stream: str) -> dict[str, UnitState]:
-        return {}
+    async def unit_fetches(self, stream: str) -> AsyncIterator[list[tuple[str, datetime]]]:
+        return
+        yield
 
 
 class _Writer:
