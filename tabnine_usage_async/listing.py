@@ -10,7 +10,7 @@ Example::
     async with TabnineClient() as client:
         roster = await list_members(client)
         for member in roster.members:
-            print(member.user.email, member.team_ids)
+            print(member.email, member.team_ids)
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import anyio
 import attrs
 
 from ._groups import one_error
+from ._members import Interner, Member, from_listing, set_teams
 from .client import TabnineClient
 from .errors import InvalidParameterError, ListingChangedError, TabnineError
 from .models import User
@@ -41,19 +42,6 @@ RELISTS = 3
 #: ``list|unassigned|active`` or ``list|unassigned|deactivated``) and the error it still failed
 #: with after the client's retries. It may raise to stop the whole listing.
 ListingErrorHandler = Callable[[str, TabnineError], Awaitable[None]]
-
-
-@attrs.frozen
-class Member:
-    """A user of the organization with every team the user is in.
-
-    Attributes:
-        user: the user as its first listing returned it.
-        team_ids: the user's teams in listing order; empty for a user in no team.
-    """
-
-    user: User
-    team_ids: tuple[str, ...]
 
 
 @attrs.frozen
@@ -102,7 +90,7 @@ async def list_members(
     Example::
 
         roster = await list_members(client, include_unassigned=False)
-        in_two_teams = [m.user.email for m in roster.members if len(m.team_ids) > 1]
+        in_two_teams = [m.email for m in roster.members if len(m.team_ids) > 1]
     """
     if parallelism is None:
         parallelism = max(1, client.max_concurrency)
@@ -117,22 +105,25 @@ async def list_members(
             return Roster((), (), lister.seconds)
         team_ids = [team.id for team in teams]
     teams_in_order = tuple(dict.fromkeys(team_ids))
-    listed: dict[str, list[User]] = {}
+    # Each listing's users are made compact as soon as it ends, so the roster never holds
+    # every user's full model at once (see ``_members``).
+    intern = Interner()
+    listed: dict[str, list[Member]] = {}
 
     async def members_of(team_id: str) -> None:
         found = await lister.collect(
             f"list|team-users|{team_id}", lambda: _tap(client.iter_team_users(team_id), on_user)
         )
-        listed[team_id] = found or []
+        listed[team_id] = [from_listing(user, intern) for user in found or ()]
 
-    unassigned: dict[bool, list[User]] = {}
+    unassigned: dict[bool, list[Member]] = {}
 
     async def users_in_no_team(active: bool) -> None:
         key = f"list|unassigned|{'active' if active else 'deactivated'}"
         found = await lister.collect(
             key, lambda: _tap(client.iter_unassigned_users(active=active), on_user)
         )
-        unassigned[active] = found or []
+        unassigned[active] = [from_listing(user, intern) for user in found or ()]
 
     with one_error():
         async with anyio.create_task_group() as tg:
@@ -142,19 +133,18 @@ async def list_members(
                 tg.start_soon(users_in_no_team, True)
                 tg.start_soon(users_in_no_team, False)
 
-    # Merge in team order, so the result does not depend on which listing finished first.
-    users: dict[str, User] = {}
-    teams_of: dict[str, dict[str, None]] = {}
+    # Merge in team order, so the result does not depend on which listing finished first. A
+    # user listed again (another team) keeps its first member; the copies are dropped.
+    members: dict[str, Member] = {}
     for team_id in teams_in_order:
-        for user in listed[team_id]:
-            users.setdefault(user.id, user)
-            teams_of.setdefault(user.id, {})[team_id] = None
+        for member in listed.pop(team_id):
+            first = members.setdefault(member.id, member)
+            if team_id not in first.team_ids:
+                set_teams(first, intern((*first.team_ids, team_id)))
     for active in (True, False):
-        for user in unassigned.get(active, []):
-            users.setdefault(user.id, user)
-            teams_of.setdefault(user.id, {})
-    members = tuple(Member(user, tuple(teams_of[user_id])) for user_id, user in users.items())
-    return Roster(teams_in_order, members, lister.seconds)
+        for member in unassigned.pop(active, ()):
+            members.setdefault(member.id, member)
+    return Roster(teams_in_order, tuple(members.values()), lister.seconds)
 
 
 async def _tap(
