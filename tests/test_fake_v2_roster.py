@@ -173,12 +173,12 @@ async def test_invitation_pages_use_an_integer_next(
         seen += page["data"]
         offset = page["meta"]["next"]
         assert offset is None or isinstance(offset, int)
-    assert seen == list(fake.dataset.invitations())
+    assert seen == fake.dataset.invitations()
     team = fake.dataset.teams[1].id
     page = await get_json(
         fake, session, "/api/invitation/v1", {"offset": "0", "limit": "100", "teamId": team}
     )
-    assert page["data"] == list(fake.dataset.invitations(team))
+    assert page["data"] == fake.dataset.invitations(team)
 
 
 async def test_user_and_team_reads(served: tuple[FakeTabnine, aiohttp.ClientSession]) -> None:
@@ -287,3 +287,19 @@ def test_timestamps_are_utc_milliseconds_with_z(moment: datetime) -> None:
         f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
     )
     assert format_timestamp(moment) == expected
+
+
+def test_roster_lists_are_the_callers_to_change() -> None:
+    """Lists the dataset hands out are fresh: changing one changes no later answer."""
+    data = Dataset(seed=9, teams=5, users=300)
+    for active in (True, False):
+        for team_member in (True, False):
+            ids = data.user_ids(team_member=team_member, active=active)
+            listed = (data.assigned_user_ids if team_member else data.unassigned_user_ids)(active)
+            assert listed == list(ids) and listed
+            listed.clear()
+            assert data.user_ids(team_member=team_member, active=active) == ids
+    invitations = data.invitations()
+    expected = list(invitations)
+    invitations.clear()
+    assert data.invitations() == expected and expected

@@ -448,13 +448,20 @@ class Dataset:
         """The members of a team, active and deactivated, in paging order."""
         return [self._users_by_id[uid] for uid in self.team(team_id).member_ids]
 
-    def unassigned_user_ids(self, active: bool) -> tuple[str, ...]:
+    def unassigned_user_ids(self, active: bool) -> list[str]:
         """Ids of users in no team that are active (``True``) or deactivated (``False``)."""
-        return self._unassigned_ids[active]
+        return list(self._unassigned_ids[active])
 
-    def assigned_user_ids(self, active: bool) -> tuple[str, ...]:
+    def assigned_user_ids(self, active: bool) -> list[str]:
         """Ids of users in at least one team that are active or deactivated."""
-        return self._assigned_ids[active]
+        return list(self._assigned_ids[active])
+
+    def user_ids(self, *, team_member: bool, active: bool) -> tuple[str, ...]:
+        """The ids ``/api/v1/organization/users`` pages through, in paging order.
+
+        The same tuple until the roster changes, so a page costs its own size.
+        """
+        return (self._assigned_ids if team_member else self._unassigned_ids)[active]
 
     def users_with_role(self, role: str) -> list[User]:
         """Active users whose role equals ``role`` (case-insensitive), e.g. ``"Admin"``."""
@@ -684,12 +691,13 @@ class Dataset:
             self._events = audit_events(self)
         return self._events
 
-    def invitations(self, team_id: str | None = None) -> tuple[dict[str, Any], ...]:
+    def invitations(self, team_id: str | None = None) -> list[dict[str, Any]]:
         """Pending invitations (``Invitation`` JSON), of one team or all, in paging order."""
+        # Derived once per roster change: the invitation listing asks for them on every page.
         found = self._invitations.get(team_id)
         if found is None:
             found = self._invitations[team_id] = tuple(invitations(self, team_id))
-        return found
+        return list(found)
 
     def user_day_metrics(self, user_id: str, day: date) -> UserDayMetrics:
         """One user's raw numbers on ``day`` (the building block of every usage number)."""

@@ -519,11 +519,7 @@ class FakeTabnineApp:
         params = require(request, "offset", "limit", "teamMember", "active")
         team_member = parse_bool("teamMember", params["teamMember"])
         active = parse_bool("active", params["active"])
-        ids = (
-            self.dataset.assigned_user_ids(active)
-            if team_member
-            else self.dataset.unassigned_user_ids(active)
-        )
+        ids = self.dataset.user_ids(team_member=team_member, active=active)
         # Page the ids, then write only that page's users: a listing stays linear in its size.
         page = self.page(request, ids, required=True)
         page["data"] = [self._org_user_json(self.dataset.user(uid)) for uid in page["data"]]
