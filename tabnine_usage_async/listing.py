@@ -105,25 +105,26 @@ async def list_members(
             return Roster((), (), lister.seconds)
         team_ids = [team.id for team in teams]
     teams_in_order = tuple(dict.fromkeys(team_ids))
-    # Each listing's users are made compact as soon as it ends, so the roster never holds
-    # every user's full model at once (see ``_members``).
+    # Users are made compact page by page, so the roster never holds every user's full model
+    # at once (see ``_members``).
     intern = Interner()
     listed: dict[str, list[Member]] = {}
 
     async def members_of(team_id: str) -> None:
         found = await lister.collect(
-            f"list|team-users|{team_id}", lambda: _tap(client.iter_team_users(team_id), on_user)
+            f"list|team-users|{team_id}",
+            lambda: _compact(client.iter_team_users(team_id), on_user, intern),
         )
-        listed[team_id] = [from_listing(user, intern) for user in found or ()]
+        listed[team_id] = found or []
 
     unassigned: dict[bool, list[Member]] = {}
 
     async def users_in_no_team(active: bool) -> None:
         key = f"list|unassigned|{'active' if active else 'deactivated'}"
         found = await lister.collect(
-            key, lambda: _tap(client.iter_unassigned_users(active=active), on_user)
+            key, lambda: _compact(client.iter_unassigned_users(active=active), on_user, intern)
         )
-        unassigned[active] = [from_listing(user, intern) for user in found or ()]
+        unassigned[active] = found or []
 
     with one_error():
         async with anyio.create_task_group() as tg:
@@ -147,14 +148,14 @@ async def list_members(
     return Roster(teams_in_order, tuple(members.values()), lister.seconds)
 
 
-async def _tap(
-    users: AsyncIterator[User], on_user: Callable[[User], object] | None
-) -> AsyncIterator[User]:
-    """``users``, each also handed to ``on_user`` as it arrives."""
+async def _compact(
+    users: AsyncIterator[User], on_user: Callable[[User], object] | None, intern: Interner
+) -> AsyncIterator[Member]:
+    """``users`` as compact members in no team yet, each also handed to ``on_user`` first."""
     async for user in users:
         if on_user is not None:
             on_user(user)
-        yield user
+        yield from_listing(user, intern)
 
 
 async def _until_stable(key: str, listing: Callable[[], AsyncIterator[T]]) -> list[T]:
