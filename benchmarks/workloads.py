@@ -426,7 +426,7 @@ async def scale_list(spec: dict[str, Any], tally: Tally) -> dict[str, Any]:
         listed = time.perf_counter() - tally.started
         entities = [Entity("organization", org_id)]
         entities += [Entity("team", team_id) for team_id in roster.team_ids]
-        entities += [Entity("user", m.user.id, m.team_ids, m.user.email) for m in roster.members]
+        entities += [Entity("user", m.id, m.team_ids, m.email) for m in roster.members]
         units = sum(1 for _ in plan_units(entities, _windows(spec)))
         planned = time.perf_counter() - tally.started - listed
         tally.ok = units

@@ -10,7 +10,7 @@ Example::
     async with TabnineClient() as client:
         roster = await list_members(client)
         for member in roster.members:
-            print(member.user.email, member.team_ids)
+            print(member.email, member.team_ids)
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import anyio
 import attrs
 
 from ._groups import one_error
+from ._members import Interner, Member, from_listing, set_teams
 from .client import TabnineClient
 from .errors import InvalidParameterError, ListingChangedError, TabnineError
 from .models import User
@@ -41,19 +42,6 @@ RELISTS = 3
 #: ``list|unassigned|active`` or ``list|unassigned|deactivated``) and the error it still failed
 #: with after the client's retries. It may raise to stop the whole listing.
 ListingErrorHandler = Callable[[str, TabnineError], Awaitable[None]]
-
-
-@attrs.frozen
-class Member:
-    """A user of the organization with every team the user is in.
-
-    Attributes:
-        user: the user as its first listing returned it.
-        team_ids: the user's teams in listing order; empty for a user in no team.
-    """
-
-    user: User
-    team_ids: tuple[str, ...]
 
 
 @attrs.frozen
@@ -102,7 +90,7 @@ async def list_members(
     Example::
 
         roster = await list_members(client, include_unassigned=False)
-        in_two_teams = [m.user.email for m in roster.members if len(m.team_ids) > 1]
+        in_two_teams = [m.email for m in roster.members if len(m.team_ids) > 1]
     """
     if parallelism is None:
         parallelism = max(1, client.max_concurrency)
@@ -117,20 +105,24 @@ async def list_members(
             return Roster((), (), lister.seconds)
         team_ids = [team.id for team in teams]
     teams_in_order = tuple(dict.fromkeys(team_ids))
-    listed: dict[str, list[User]] = {}
+    # Users are made compact page by page, so the roster never holds every user's full model
+    # at once (see ``_members``).
+    intern = Interner()
+    listed: dict[str, list[Member]] = {}
 
     async def members_of(team_id: str) -> None:
         found = await lister.collect(
-            f"list|team-users|{team_id}", lambda: _tap(client.iter_team_users(team_id), on_user)
+            f"list|team-users|{team_id}",
+            lambda: _compact(client.iter_team_users(team_id), on_user, intern),
         )
         listed[team_id] = found or []
 
-    unassigned: dict[bool, list[User]] = {}
+    unassigned: dict[bool, list[Member]] = {}
 
     async def users_in_no_team(active: bool) -> None:
         key = f"list|unassigned|{'active' if active else 'deactivated'}"
         found = await lister.collect(
-            key, lambda: _tap(client.iter_unassigned_users(active=active), on_user)
+            key, lambda: _compact(client.iter_unassigned_users(active=active), on_user, intern)
         )
         unassigned[active] = found or []
 
@@ -142,29 +134,28 @@ async def list_members(
                 tg.start_soon(users_in_no_team, True)
                 tg.start_soon(users_in_no_team, False)
 
-    # Merge in team order, so the result does not depend on which listing finished first.
-    users: dict[str, User] = {}
-    teams_of: dict[str, dict[str, None]] = {}
+    # Merge in team order, so the result does not depend on which listing finished first. A
+    # user listed again (another team) keeps its first member; the copies are dropped.
+    members: dict[str, Member] = {}
     for team_id in teams_in_order:
-        for user in listed[team_id]:
-            users.setdefault(user.id, user)
-            teams_of.setdefault(user.id, {})[team_id] = None
+        for member in listed.pop(team_id):
+            first = members.setdefault(member.id, member)
+            if team_id not in first.team_ids:
+                set_teams(first, intern((*first.team_ids, team_id)))
     for active in (True, False):
-        for user in unassigned.get(active, []):
-            users.setdefault(user.id, user)
-            teams_of.setdefault(user.id, {})
-    members = tuple(Member(user, tuple(teams_of[user_id])) for user_id, user in users.items())
-    return Roster(teams_in_order, members, lister.seconds)
+        for member in unassigned.pop(active, ()):
+            members.setdefault(member.id, member)
+    return Roster(teams_in_order, tuple(members.values()), lister.seconds)
 
 
-async def _tap(
-    users: AsyncIterator[User], on_user: Callable[[User], object] | None
-) -> AsyncIterator[User]:
-    """``users``, each also handed to ``on_user`` as it arrives."""
+async def _compact(
+    users: AsyncIterator[User], on_user: Callable[[User], object] | None, intern: Interner
+) -> AsyncIterator[Member]:
+    """``users`` as compact members in no team yet, each also handed to ``on_user`` first."""
     async for user in users:
         if on_user is not None:
             on_user(user)
-        yield user
+        yield from_listing(user, intern)
 
 
 async def _until_stable(key: str, listing: Callable[[], AsyncIterator[T]]) -> list[T]:

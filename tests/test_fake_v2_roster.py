@@ -6,6 +6,7 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import aiohttp
@@ -237,3 +238,68 @@ async def test_audit_total_is_approximate_above_a_thousand() -> None:
             seen += page["items"]
         assert seen == events
         assert totals == {round(len(events), -3)}
+
+
+async def test_listings_follow_roster_changes_between_pages(
+    served: tuple[FakeTabnine, aiohttp.ClientSession],
+) -> None:
+    """Users in no team, invitations and audit pages answer the roster as changed since."""
+    fake, session = served
+    data = fake.dataset
+    unassigned = {"offset": "0", "limit": "100", "teamMember": "false", "active": "true"}
+    audit = {"limit": "1000", "sort": "asc", "eventType": "user.invited"}
+    invitations = {"offset": "0", "limit": "100"}
+    before = await get_json(fake, session, "/api/v1/organization/users", unassigned)
+    invited = await get_json(fake, session, "/api/v1/organization/audit-logs", audit)
+    pending = await get_json(fake, session, "/api/invitation/v1", invitations)
+    moment = data.now - timedelta(days=1)
+    loner = data.add_user(moment, email="loner@example.com", verified=False)
+    joiner = data.add_user(
+        moment, team_ids=[data.teams[1].id], email="joiner@example.com", verified=False
+    )
+    after = await get_json(fake, session, "/api/v1/organization/users", unassigned)
+    assert [u["id"] for u in after["data"]] == [u["id"] for u in before["data"]] + [loner.id]
+    events = await get_json(fake, session, "/api/v1/organization/audit-logs", audit)
+    added = [e["resource"]["id"] for e in events["items"][len(invited["items"]) :]]
+    assert sorted(added) == sorted([loner.id, joiner.id])
+    now_pending = await get_json(fake, session, "/api/invitation/v1", invitations)
+    emails = [i["email"] for i in now_pending["data"]]
+    assert emails == [i["email"] for i in pending["data"]] + [joiner.email]
+    registered = {**audit, "eventType": "user.registered"}
+    events = await get_json(fake, session, "/api/v1/organization/audit-logs", registered)
+    assert {e["eventType"] for e in events["items"]} == {"user.registered"}
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 1, 5, tzinfo=timezone.utc),
+        datetime(2026, 1, 5, 23, 59, 59, 999_999, tzinfo=timezone.utc),
+        datetime(2025, 12, 31, 22, 30, 0, 1_500, tzinfo=timezone(timedelta(hours=-3))),
+        datetime(999, 3, 4, 5, 6, 7, tzinfo=timezone.utc),
+    ],
+)
+def test_timestamps_are_utc_milliseconds_with_z(moment: datetime) -> None:
+    """Timestamps are written in UTC with milliseconds cut (not rounded) and a ``Z``."""
+    utc = moment.astimezone(timezone.utc)
+    expected = (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc.hour:02d}:{utc.minute:02d}:"
+        f"{utc.second:02d}.{utc.microsecond // 1000:03d}Z"
+    )
+    assert format_timestamp(moment) == expected
+
+
+def test_roster_lists_are_the_callers_to_change() -> None:
+    """Lists the dataset hands out are fresh: changing one changes no later answer."""
+    data = Dataset(seed=9, teams=5, users=300)
+    for active in (True, False):
+        for team_member in (True, False):
+            ids = data.user_ids(team_member=team_member, active=active)
+            listed = (data.assigned_user_ids if team_member else data.unassigned_user_ids)(active)
+            assert listed == list(ids) and listed
+            listed.clear()
+            assert data.user_ids(team_member=team_member, active=active) == ids
+    invitations = data.invitations()
+    expected = list(invitations)
+    invitations.clear()
+    assert data.invitations() == expected and expected

@@ -244,21 +244,23 @@ def usage_v1_rows(report: Any, ctx: RowContext) -> list[dict[str, Any]]:
 
 def users_rows(members: Iterable[Any], ctx: RowContext) -> list[dict[str, Any]]:
     """The roster's members (``listing.Member``) -> one ``users`` row per user."""
-    return [
-        {
-            "user_id": m.user.id,
-            "email": m.user.email,
-            "username": m.user.username,
-            "role": m.user.role,
-            "verified": m.user.verified,
-            "team_ids": list(m.team_ids),
-            "deactivated_at": m.user.deactivated_at,
-            "updated_at": m.user.updated_at,
-            "extra": _extra(m.user.extra),
-            **_stamp(ctx, None),
-        }
-        for m in members
-    ]
+    return [_user_row(m.user, m.team_ids, ctx) for m in members]
+
+
+def _user_row(user: Any, team_ids: tuple[str, ...], ctx: RowContext) -> dict[str, Any]:
+    # ``Member.user`` is built on each access, so a row reads it once.
+    return {
+        "user_id": user.id,
+        "email": user.email,
+        "username": user.username,
+        "role": user.role,
+        "verified": user.verified,
+        "team_ids": list(team_ids),
+        "deactivated_at": user.deactivated_at,
+        "updated_at": user.updated_at,
+        "extra": _extra(user.extra),
+        **_stamp(ctx, None),
+    }
 
 
 def teams_rows(teams: Iterable[Any], ctx: RowContext) -> list[dict[str, Any]]:

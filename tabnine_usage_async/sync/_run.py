@@ -166,7 +166,7 @@ def _entities(org_id: str, teams: Sequence[Team], roster: Roster | None) -> list
     entities = [Entity("organization", org_id)]
     entities += [Entity("team", t.id) for t in teams]
     if roster is not None:
-        entities += [Entity("user", m.user.id, m.team_ids, m.user.email) for m in roster.members]
+        entities += [Entity("user", m.id, m.team_ids, m.email) for m in roster.members]
     return entities
 
 

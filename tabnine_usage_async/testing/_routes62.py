@@ -81,6 +81,8 @@ _AUDIT_FILTERS = (
     ("resourceType", ("resource", "type")),
     ("resourceId", ("resource", "id")),
 )
+#: Query parameters that choose which audit events a listing pages through.
+_AUDIT_SELECTORS = ("from", "to", "sort", "actorEmail", *(name for name, _ in _AUDIT_FILTERS))
 _NO_AGENT = "The Agent feature is not included in your account's license."
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -123,6 +125,8 @@ class Routes62:
 
     def __init__(self, app: FakeTabnineApp) -> None:
         self._app = app
+        # The last audit selection: (the dataset's event list, the selecting parameters, events).
+        self._audit_cache: tuple[object, tuple[str | None, ...], list[dict[str, Any]]] | None = None
 
     @property
     def _data(self) -> Any:
@@ -206,18 +210,33 @@ class Routes62:
     # Audit logs -----------------------------------------------------------------------------
 
     def _audit_selection(self, request: web.Request) -> list[dict[str, Any]]:
+        # The pages of one listing select the same events: filtering the whole log for each
+        # page would make paging through it quadratic, so the last selection is kept.
+        events: list[dict[str, Any]] = self._data.audit_events()
+        key = tuple(request.query.get(name) for name in _AUDIT_SELECTORS)
+        cached = self._audit_cache
+        if cached is not None and cached[0] is events and cached[1] == key:
+            return cached[2]
+        selection = self._select_audit(request, events)
+        self._audit_cache = (events, key, selection)
+        return selection
+
+    def _select_audit(
+        self, request: web.Request, events: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         query = request.query
         named = [name for name in ("from", "to") if name in query]
         moments = parse_moments(query, named)
-        events: list[dict[str, Any]] = self._data.audit_events()
         if moments:
             low = moments.get("from")
             high = moments.get("to")
+            low_text = None if low is None else format_timestamp(low)
+            high_text = None if high is None else format_timestamp(high)
             events = [
                 e
                 for e in events
-                if (low is None or e["timestamp"] >= format_timestamp(low))
-                and (high is None or e["timestamp"] < format_timestamp(high))
+                if (low_text is None or e["timestamp"] >= low_text)
+                and (high_text is None or e["timestamp"] < high_text)
             ]
         for name, path in _AUDIT_FILTERS:
             wanted = query.get(name)

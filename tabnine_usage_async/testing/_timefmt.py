@@ -27,8 +27,9 @@ def format_timestamp(moment: datetime) -> str:
     Example: ``2026-01-05T00:00:00.000Z`` (the JavaScript ``toISOString`` shape, so clients
     meet fractional seconds in responses even though they may not send them).
     """
-    utc = moment.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # ``isoformat`` is a few times cheaper than ``strftime``, which adds up over large listings.
+    utc = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    return utc.isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_request_datetime(text: str) -> datetime:

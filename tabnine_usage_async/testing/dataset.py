@@ -232,6 +232,16 @@ class Dataset:
             self._engine.correct(day.toordinal(), mask, revision)
         self._apply_clock()
         self._events = None
+        # Listings page through these, so each is derived once per change, not once per page.
+        self._unassigned_ids = {
+            active: tuple(u.id for u in self.users if not u.team_ids and u.active == active)
+            for active in (True, False)
+        }
+        self._assigned_ids = {
+            active: tuple(u.id for u in self.users if u.team_ids and u.active == active)
+            for active in (True, False)
+        }
+        self._invitations: dict[str | None, tuple[dict[str, Any], ...]] = {}
 
     def _make_users(
         self,
@@ -440,11 +450,18 @@ class Dataset:
 
     def unassigned_user_ids(self, active: bool) -> list[str]:
         """Ids of users in no team that are active (``True``) or deactivated (``False``)."""
-        return [u.id for u in self.users if not u.team_ids and u.active == active]
+        return list(self._unassigned_ids[active])
 
     def assigned_user_ids(self, active: bool) -> list[str]:
         """Ids of users in at least one team that are active or deactivated."""
-        return [u.id for u in self.users if u.team_ids and u.active == active]
+        return list(self._assigned_ids[active])
+
+    def user_ids(self, *, team_member: bool, active: bool) -> tuple[str, ...]:
+        """The ids ``/api/v1/organization/users`` pages through, in paging order.
+
+        The same tuple until the roster changes, so a page costs its own size.
+        """
+        return (self._assigned_ids if team_member else self._unassigned_ids)[active]
 
     def users_with_role(self, role: str) -> list[User]:
         """Active users whose role equals ``role`` (case-insensitive), e.g. ``"Admin"``."""
@@ -676,7 +693,11 @@ class Dataset:
 
     def invitations(self, team_id: str | None = None) -> list[dict[str, Any]]:
         """Pending invitations (``Invitation`` JSON), of one team or all, in paging order."""
-        return invitations(self, team_id)
+        # Derived once per roster change: the invitation listing asks for them on every page.
+        found = self._invitations.get(team_id)
+        if found is None:
+            found = self._invitations[team_id] = tuple(invitations(self, team_id))
+        return list(found)
 
     def user_day_metrics(self, user_id: str, day: date) -> UserDayMetrics:
         """One user's raw numbers on ``day`` (the building block of every usage number)."""

@@ -481,8 +481,9 @@ class FakeTabnineApp:
 
     def _teams(self, request: web.Request) -> web.Response:
         version = self.config.version
-        teams = [self.dataset.team_json(team.id, version=version) for team in self.dataset.teams]
-        return json_response(self.page(request, teams, required=False))
+        page = self.page(request, self.dataset.teams, required=False)
+        page["data"] = [self.dataset.team_json(team.id, version=version) for team in page["data"]]
+        return json_response(page)
 
     def _license(self, request: web.Request) -> web.Response:
         return json_response({"license": self.dataset.license(agent=self.config.agent_license)})
@@ -518,13 +519,11 @@ class FakeTabnineApp:
         params = require(request, "offset", "limit", "teamMember", "active")
         team_member = parse_bool("teamMember", params["teamMember"])
         active = parse_bool("active", params["active"])
-        ids = (
-            self.dataset.assigned_user_ids(active)
-            if team_member
-            else self.dataset.unassigned_user_ids(active)
-        )
-        users = [self._org_user_json(self.dataset.user(uid)) for uid in ids]
-        return json_response(self.page(request, users, required=True))
+        ids = self.dataset.user_ids(team_member=team_member, active=active)
+        # Page the ids, then write only that page's users: a listing stays linear in its size.
+        page = self.page(request, ids, required=True)
+        page["data"] = [self._org_user_json(self.dataset.user(uid)) for uid in page["data"]]
+        return json_response(page)
 
     def _org_user_json(self, user: User) -> dict[str, Any]:
         body = _user_json(user)

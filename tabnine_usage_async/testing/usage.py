@@ -17,7 +17,7 @@ import hashlib
 import struct
 from bisect import bisect_right
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
@@ -90,6 +90,9 @@ _COUNT_FIELDS = (
     "agent_tool_calls",
 )
 _ZERO_COUNTS = (0,) * len(_COUNT_FIELDS)
+#: From this many users on, a request about one user reads that user's bits alone: below it,
+#: operations on masks of every user cost no more than reading one user's bits.
+ONE_USER_PATH_FROM = 16_384
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +122,30 @@ class _DayPlanes:
     useful: tuple[int, ...]
     chat_lines: tuple[int, ...]
     chat_chars: tuple[int, ...]
+
+
+def _derive(raw: Sequence[int]) -> _DayPlanes:
+    """The planes the formulas combine, derived from a day's raw base planes."""
+    useful = tuple(raw[w] & raw[x] for w, x in zip(_W, _X, strict=False))
+    return _DayPlanes(
+        planes=tuple(raw),
+        code_lines=tuple(raw[q] & raw[t] for q, t in zip(_Q, _T, strict=False)),
+        useful=useful,
+        chat_lines=tuple(u & raw[y] for u, y in zip(useful, _Y, strict=False)),
+        chat_chars=tuple(u & raw[z] for u, z in zip(useful, _Z, strict=False)),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _View:
+    """What one day's formulas read: masks over all users, or one user's bits (0 or 1)."""
+
+    alive: int
+    planes: _DayPlanes
+    classes: tuple[int, int, int, int]  # heavy, regular, light, rare
+    chatters: int
+    everyone: int
+    hours: Callable[[], list[int]]  # the partial day's hour planes, drawn only when needed
 
 
 def weighted(base: int, planes: Iterable[int]) -> int:
@@ -178,6 +205,12 @@ class UsageEngine:
                 chat_mask |= 1 << index
         self._rare, self._light, self._regular, self._heavy = masks[1:]
         self._chatters = chat_mask
+        # Per user, for requests about one user (see ``_user_view``).
+        self._classes = bytes(activity_classes)
+        self._chatter_flags = bytes(map(bool, chatters))
+        self._verified_flags = bytes(map(bool, verified))
+        self._created_days = list(created)
+        self._deactivated_days = list(deactivated)
         self._verified = sum(1 << i for i, flag in enumerate(verified) if flag)
         self._created = _PrefixMasks((day, i) for i, day in enumerate(created))
         self._deactivated = _PrefixMasks(
@@ -187,6 +220,7 @@ class UsageEngine:
         self._plane_cache_days = max(64, plane_cache_bytes // per_day)
         self._plane_cache: OrderedDict[int, _DayPlanes] = OrderedDict()
         self._extra_cache: OrderedDict[int, tuple[int, ...]] = OrderedDict()
+        self._column_cache: OrderedDict[int, tuple[bytes, ...]] = OrderedDict()
         self._block_cache: OrderedDict[tuple[str, int, int], BlockTotals] = OrderedDict()
         self._block_cache_size = 200_000
         # The clock: days after ``_today`` have no activity; on ``_partial_day`` only users
@@ -226,6 +260,7 @@ class UsageEngine:
         self._corrections.setdefault(day, []).append((members, revision))
         self._plane_cache.pop(day, None)
         self._extra_cache.pop(day, None)
+        self._column_cache.pop(day, None)
         self.invalidate(planes=False)
 
     @property
@@ -238,6 +273,7 @@ class UsageEngine:
         if planes:
             self._plane_cache.clear()
             self._extra_cache.clear()
+            self._column_cache.clear()
         self._block_cache.clear()
         for cache in self.derived_caches:
             cache.clear()
@@ -252,15 +288,7 @@ class UsageEngine:
         if cached is not None:
             self._plane_cache.move_to_end(day)
             return cached
-        raw = self._draw_planes(day, range(_BASE_PLANES))
-        useful = tuple(raw[w] & raw[x] for w, x in zip(_W, _X, strict=False))
-        planes = _DayPlanes(
-            planes=tuple(raw),
-            code_lines=tuple(raw[q] & raw[t] for q, t in zip(_Q, _T, strict=False)),
-            useful=useful,
-            chat_lines=tuple(u & raw[y] for u, y in zip(useful, _Y, strict=False)),
-            chat_chars=tuple(u & raw[z] for u, z in zip(useful, _Z, strict=False)),
-        )
+        planes = _derive(self._draw_planes(day, range(_BASE_PLANES)))
         self._plane_cache[day] = planes
         if len(self._plane_cache) > self._plane_cache_days:
             self._plane_cache.popitem(last=False)
@@ -293,6 +321,20 @@ class UsageEngine:
             self._extra_cache.popitem(last=False)
         return extra
 
+    def _columns(self, day: int) -> tuple[bytes, ...]:
+        """The day's base planes as bytes, where one user's bit is read in constant time."""
+        cached = self._column_cache.get(day)
+        if cached is not None:
+            self._column_cache.move_to_end(day)
+            return cached
+        columns = tuple(
+            plane.to_bytes(self._nbytes, "little") for plane in self._planes(day).planes
+        )
+        self._column_cache[day] = columns
+        if len(self._column_cache) > self._plane_cache_days:
+            self._column_cache.popitem(last=False)
+        return columns
+
     def planes(self, day: int) -> tuple[int, ...]:
         """All raw bit planes of day ordinal ``day`` (corrections applied), by plane number."""
         return self._planes(day).planes + self._extra(day)
@@ -301,34 +343,76 @@ class UsageEngine:
         """Activity masks (any, code, chat, agent) and summed counts for ``members`` on ``day``."""
         if day > self._today or members == 0:
             return 0, 0, 0, 0, _ZERO_COUNTS
+        if self._size >= ONE_USER_PATH_FROM and members.bit_count() == 1:
+            index = members.bit_length() - 1
+            active, code, chat, agent, counts = self._user_day(day, index)
+            return active << index, code << index, chat << index, agent << index, counts
         alive = self._created.upto(day) & ~self._deactivated.upto(day) & self._verified & members
         if alive == 0:
             return 0, 0, 0, 0, _ZERO_COUNTS
-        dp = self._planes(day)
+        hours: Callable[[], list[int]] = lambda: [  # noqa: E731
+            self._extra(day)[i - _BASE_PLANES] for i in HOUR
+        ]
+        classes = (self._heavy, self._regular, self._light, self._rare)
+        everyone = self.all_users_mask
+        return self._combine(
+            day, _View(alive, self._planes(day), classes, self._chatters, everyone, hours)
+        )
+
+    def _user_day(self, day: int, index: int) -> tuple[int, int, int, int, tuple[int, ...]]:
+        """``day_masks`` of user ``index`` alone, with the user's bit at position 0.
+
+        Every mask is an integer as wide as the organization, so the same formulas run on the
+        user's bits alone: a request about one user costs the same in any organization.
+        """
+        if day > self._today:
+            return 0, 0, 0, 0, _ZERO_COUNTS
+        view = self._user_view(day, index)
+        if view is None:
+            return 0, 0, 0, 0, _ZERO_COUNTS
+        return self._combine(day, view)
+
+    def _user_view(self, day: int, index: int) -> _View | None:
+        """The inputs of ``day`` reduced to user ``index``'s bit; ``None`` when not alive."""
+        gone = self._deactivated_days[index]
+        if (
+            not self._verified_flags[index]
+            or self._created_days[index] > day
+            or (gone is not None and gone <= day)
+        ):
+            return None
+        byte, shift = index >> 3, index & 7
+        planes = _derive([(column[byte] >> shift) & 1 for column in self._columns(day)])
+        klass = self._classes[index]
+        classes = (int(klass == 4), int(klass == 3), int(klass == 2), int(klass == 1))
+        hours: Callable[[], list[int]] = lambda: [  # noqa: E731
+            (self._extra(day)[i - _BASE_PLANES] >> index) & 1 for i in HOUR
+        ]
+        return _View(1, planes, classes, self._chatter_flags[index], 1, hours)
+
+    def _combine(self, day: int, view: _View) -> tuple[int, int, int, int, tuple[int, ...]]:
+        """The day's activity masks and counts from ``view`` (all users' bits, or one's)."""
+        alive, dp = view.alive, view.planes
         p = dp.planes
         if day == self._partial_day:
-            extra = self._extra(day)
-            hours = [extra[i - _BASE_PLANES] for i in HOUR]
-            alive &= below(hours, self._partial_slots, self.all_users_mask)
+            alive &= below(view.hours(), self._partial_slots, view.everyone)
+        heavy, regular, light, rare = view.classes
         a0, a1, a2, a3, a4, a5 = (p[i] for i in _A)
         active = (
-            (self._heavy & (a0 | a1))
-            | (self._regular & a0)
-            | (self._light & a0 & a1)
-            | (self._rare & a0 & a1 & a2 & a3)
+            (heavy & (a0 | a1)) | (regular & a0) | (light & a0 & a1) | (rare & a0 & a1 & a2 & a3)
         )
         if date.fromordinal(day).weekday() >= 5:
             active &= a4 & a5
         active &= alive
         if active == 0:
             return 0, 0, 0, 0, _ZERO_COUNTS
-        chat = active & self._chatters & p[_CHAT]
+        chat = active & view.chatters & p[_CHAT]
         code = active & ~(chat & p[_K0] & p[_K1])
         agent = active & p[_G0] & p[_G1]
         completions = (
             code.bit_count()
             + weighted(code, (p[i] for i in _Q))
-            + (weighted(code & self._heavy, (p[i] for i in _R)) << 3)
+            + (weighted(code & heavy, (p[i] for i in _R)) << 3)
         )
         chat_useful = weighted(chat, dp.useful)
         chat_lines = 4 * chat_useful + weighted(chat, dp.chat_lines)
@@ -360,10 +444,14 @@ class UsageEngine:
             hit = self._block_cache.get(key)
             if hit is not None:
                 return hit
+        one = self._size >= ONE_USER_PATH_FROM and members.bit_count() == 1
+        index = members.bit_length() - 1
         active = code = chat = agent = 0
         sums = [0] * len(_COUNT_FIELDS)
         for day in range(first_day, min(end_day, self._today + 1)):
-            d_active, d_code, d_chat, d_agent, counts = self.day_masks(day, members)
+            d_active, d_code, d_chat, d_agent, counts = (
+                self._user_day(day, index) if one else self.day_masks(day, members)
+            )
             if d_active == 0:
                 continue
             active |= d_active
