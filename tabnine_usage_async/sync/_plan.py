@@ -22,8 +22,8 @@ from typing import Literal
 
 import attrs
 
+from .._units import Entity
 from ..destinations import UnitState
-from ..orchestrator import Entity
 from ..streams import Stream
 from ..windows import Window, format_datetime, split_windows
 
