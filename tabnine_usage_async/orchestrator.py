@@ -44,11 +44,10 @@ from .errors import InvalidParameterError
 from .models import Granularity, UsageReport
 from .records import Scope, UsageRecord, records_from_report
 from .sync._engine import FetchJob, JobDone, JobFailed, describe, fetch_jobs
-from .sync._feed import EARLY_ROUNDS, EntityPlan, RosterFeed
+from .sync._feed import EntityPlan, RosterFeed
 from .windows import DateLike, WindowSpec, resolve_range, split_windows, to_utc
 
 __all__ = [
-    "EARLY_ROUNDS",
     "SCOPES",
     "Entity",
     "FailedUnit",

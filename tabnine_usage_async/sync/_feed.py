@@ -62,6 +62,7 @@ class RosterFeed:
         scopes: the entity scopes whose jobs are sent.
         list_users: list the users even when ``user`` is not among ``scopes`` (for a stream
             built from the roster).
+        list_teams: list the teams even when neither ``team`` nor ``user`` is among ``scopes``.
         on_listing_error: told of a listing that failed after retries (it may raise to stop).
     """
 
@@ -78,11 +79,14 @@ class RosterFeed:
         on_listing_error: Callable[[FailedUnit], Awaitable[None]],
         once: Sequence[FetchJob] = (),
         list_users: bool = False,
+        list_teams: bool = False,
     ) -> None:
         self.client = client
         self.organization_id = organization_id
         self.progress = WalkProgress()
         self.teams: list[Team] = []
+        #: Whether ``teams`` holds the listed teams (the listing ran and did not fail).
+        self.teams_listed = False
         self.roster: Roster | None = None
         self.workers = max(1, client.max_concurrency)
         #: Usage fetches hold one of these; fewer while listings run (see ``produce``).
@@ -97,6 +101,7 @@ class RosterFeed:
         self._on_listing_error = on_listing_error
         self._once = tuple(once)
         self._list_users = list_users or "user" in self._scopes
+        self._list_teams = list_teams or self._list_users or "team" in self._scopes
         self._members: dict[str, Entity] | None = None
         self._held: list[Result] = []
 
@@ -126,13 +131,14 @@ class RosterFeed:
             await send(job)
         if "organization" in self._scopes:
             await self._submit(send, Entity("organization", self.organization_id))
-        if "team" not in self._scopes and not self._list_users:
+        if not self._list_teams:
             return
         try:
             self.teams = [team async for team in self.client.iter_teams()]
         except TabnineError as exc:
             await self._listing_failed("list|teams", exc)
             return
+        self.teams_listed = True
         if self._list_users:
             # Keep a connection free for each listing (they page one after the other): usage
             # fetches filling every slot would make each page wait a whole round trip.
