@@ -16,8 +16,8 @@ from typing import Any
 
 import attrs
 
-from ._units import Entity, WorkUnit
-from .records import Scope, records_from_report
+from ._units import Entity, WorkUnit, entity_records
+from .records import Scope
 from .sinks._schema import RECORDS_TABLE, record_row
 from .streams import RowContext, Stream
 from .sync._engine import group_jobs
@@ -30,23 +30,8 @@ __all__ = ["RECORDS_STREAM", "BackfillJobs"]
 
 def records_rows(report: Any, ctx: RowContext) -> list[dict[str, Any]]:
     """A v1 usage report -> ``usage_records`` rows (``UsageRecord`` columns)."""
-    entity = ctx.entity
-    assert entity is not None  # an entity stream
-    org = ctx.organization_id
-    if entity.scope == "organization":
-        records = records_from_report(report, scope="organization", organization_id=org)
-    elif entity.scope == "team":
-        records = records_from_report(report, scope="team", organization_id=org, team_id=entity.id)
-    else:
-        records = records_from_report(
-            report,
-            scope="user",
-            organization_id=org,
-            team_ids=entity.team_ids,
-            user_id=entity.id,
-            user_email=entity.email,
-        )
-    return [record_row(r) for r in records]
+    assert ctx.entity is not None  # an entity stream
+    return [record_row(r) for r in entity_records(report, ctx.organization_id, ctx.entity)]
 
 
 #: The output of a backfill without streams: ``UsageRecord`` rows of legacy v1 usage.

@@ -13,8 +13,8 @@ from typing import Literal
 import attrs
 
 from .errors import InvalidParameterError
-from .models import Granularity
-from .records import Scope, UsageRecord
+from .models import Granularity, UsageReport
+from .records import Scope, UsageRecord, records_from_report
 from .windows import Window, WindowSpec, format_datetime, window_state
 
 __all__ = [
@@ -25,6 +25,7 @@ __all__ = [
     "UnitResult",
     "WalkProgress",
     "WorkUnit",
+    "entity_records",
     "parse_scopes",
     "parse_window",
     "plan_units",
@@ -167,3 +168,21 @@ def planned_windows(
     """
     wanted = ("ended",) if final_only else ("ended", "open")
     return [w for w in windows if window_state(w, granularity.value, now) in wanted]
+
+
+def entity_records(report: UsageReport, organization_id: str, entity: Entity) -> list[UsageRecord]:
+    """The ``UsageRecord``s of a v1 report about ``entity``, ids taken from the entity. Pure."""
+    if entity.scope == "organization":
+        return records_from_report(report, scope="organization", organization_id=organization_id)
+    if entity.scope == "team":
+        return records_from_report(
+            report, scope="team", organization_id=organization_id, team_id=entity.id
+        )
+    return records_from_report(
+        report,
+        scope="user",
+        organization_id=organization_id,
+        team_ids=entity.team_ids,
+        user_id=entity.id,
+        user_email=entity.email,
+    )

@@ -568,6 +568,7 @@ class _Run:
             once=once.jobs,
             list_users="users" in roster,
             list_teams="teams" in roster,
+            keep_roster="users" in roster,
         )
         self.progress = feed.progress
         self.progress.units_planned += once.units

@@ -33,6 +33,7 @@ from ._units import (
     UnitResult,
     WalkProgress,
     WorkUnit,
+    entity_records,
     parse_scopes,
     parse_window,
     plan_units,
@@ -41,8 +42,8 @@ from ._units import (
 from ._wire import parse_granularity
 from .client import TabnineClient
 from .errors import InvalidParameterError
-from .models import Granularity, UsageReport
-from .records import Scope, UsageRecord, records_from_report
+from .models import Granularity
+from .records import Scope, UsageRecord
 from .sync._engine import FetchJob, JobDone, JobFailed, describe, fetch_jobs
 from .sync._feed import EntityPlan, RosterFeed
 from .windows import DateLike, WindowSpec, resolve_range, split_windows, to_utc
@@ -246,25 +247,7 @@ class UsageWalk:
             if self.on_error == "raise":
                 raise item.error
             return FailedUnit(unit.key, describe(item.error), item.error)
-        return UnitResult(unit, tuple(self._to_records(org_id, unit, item.answer)))
-
-    @staticmethod
-    def _to_records(org_id: str, unit: WorkUnit, report: UsageReport) -> list[UsageRecord]:
-        entity = unit.entity
-        if entity.scope == "organization":
-            return records_from_report(report, scope="organization", organization_id=org_id)
-        if entity.scope == "team":
-            return records_from_report(
-                report, scope="team", organization_id=org_id, team_id=entity.id
-            )
-        return records_from_report(
-            report,
-            scope="user",
-            organization_id=org_id,
-            team_ids=entity.team_ids,
-            user_id=entity.id,
-            user_email=entity.email,
-        )
+        return UnitResult(unit, tuple(entity_records(item.answer, org_id, entity)))
 
 
 def walk_usage(

@@ -28,7 +28,6 @@ __all__ = [
     "RowLike",
     "as_rows",
     "dump_json",
-    "key_of",
     "read_value",
     "record_row",
     "text_value",
@@ -96,12 +95,6 @@ def as_rows(items: Sequence[RowLike]) -> Sequence[Row]:
     if items and isinstance(items[0], UsageRecord):
         return [record_row(r) if isinstance(r, UsageRecord) else r for r in items]
     return items  # type: ignore[return-value]
-
-
-def key_of(table: TableSchema) -> Callable[[Row], tuple[Any, ...]]:
-    """The key of a row as read back by ``read_value`` (empty key columns as ``""``)."""
-    names = table.key
-    return lambda row: tuple("" if row[n] is None else row[n] for n in names)
 
 
 def _timestamp_text(value: Any) -> str:

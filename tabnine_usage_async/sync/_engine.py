@@ -143,14 +143,22 @@ def build_done(job: FetchJob, answer: Any, organization_id: str, fetched_at: dat
     return JobDone(job, writes, answer)
 
 
+@attrs.frozen
+class _Fetched:
+    """A job's answer on its way from a worker to the consumer, rows not built yet."""
+
+    job: FetchJob
+    answer: Any
+
+
 async def run_job(
-    client: TabnineClient, organization_id: str, job: FetchJob, fetched_at: datetime, since: date
-) -> JobDone:
-    """Fetch one job and build its writes; raises the client's ``TabnineError``."""
+    client: TabnineClient, organization_id: str, job: FetchJob, since: date
+) -> _Fetched:
+    """Fetch one job; raises the client's ``TabnineError``."""
     answer = await fetch_answer(
         client, job.source, organization_id, job.entity, job.request, job.granularity, since
     )
-    return build_done(job, answer, organization_id, fetched_at)
+    return _Fetched(job, answer)
 
 
 async def fetch_jobs(
@@ -179,7 +187,8 @@ async def fetch_jobs(
     """
     workers = max(1, client.max_concurrency)
     send_jobs, receive_jobs = anyio.create_memory_object_stream[FetchJob](workers)
-    send_results, receive_results = anyio.create_memory_object_stream[JobDone | JobFailed](workers)
+    # Rows are built by the consumer, one job at a time: the buffers hold answers, not rows.
+    send_results, receive_results = anyio.create_memory_object_stream[_Fetched | JobFailed](workers)
 
     async def produce() -> None:
         async with send_jobs:
@@ -189,20 +198,20 @@ async def fetch_jobs(
                 for job in jobs:
                     await send_jobs.send(job)
 
-    async def fetch(job: FetchJob) -> JobDone:
+    async def fetch(job: FetchJob) -> _Fetched:
         if slots is None:
-            return await run_job(client, organization_id, job, fetched_at, since)
+            return await run_job(client, organization_id, job, since)
         async with slots:
-            return await run_job(client, organization_id, job, fetched_at, since)
+            return await run_job(client, organization_id, job, since)
 
     async def work(
         queue: anyio.abc.ObjectReceiveStream[FetchJob],
-        results: anyio.abc.ObjectSendStream[JobDone | JobFailed],
+        results: anyio.abc.ObjectSendStream[_Fetched | JobFailed],
     ) -> None:
         async with queue, results:
             async for job in queue:
                 try:
-                    item: JobDone | JobFailed = await fetch(job)
+                    item: _Fetched | JobFailed = await fetch(job)
                 except TabnineError as exc:
                     item = failed_units(job, exc)
                 await results.send(item)
@@ -217,7 +226,13 @@ async def fetch_jobs(
                 tg.start_soon(work, receive_jobs.clone(), send_results.clone())
             receive_jobs.close()
             send_results.close()
-            async for item in receive_results:
+            async for fetched in receive_results:
+                item = (
+                    build_done(fetched.job, fetched.answer, organization_id, fetched_at)
+                    if isinstance(fetched, _Fetched)
+                    else fetched
+                )
+                del fetched
                 if progress is not None:
                     if isinstance(item, JobDone):
                         progress.units_done += 1

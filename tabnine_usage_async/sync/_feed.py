@@ -19,7 +19,8 @@ The feed is a ``JobProducer`` for ``fetch_jobs`` (``produce``) plus the consumer
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Collection, Iterator, Sequence
 from datetime import datetime
 
 import anyio
@@ -63,6 +64,8 @@ class RosterFeed:
         list_users: list the users even when ``user`` is not among ``scopes`` (for a stream
             built from the roster).
         list_teams: list the teams even when neither ``team`` nor ``user`` is among ``scopes``.
+        keep_roster: keep the listed roster in ``roster`` (for a stream built from it);
+            otherwise only each user's id, email and teams are kept, a fraction of its size.
         on_listing_error: told of a listing that failed after retries (it may raise to stop).
     """
 
@@ -80,6 +83,7 @@ class RosterFeed:
         once: Sequence[FetchJob] = (),
         list_users: bool = False,
         list_teams: bool = False,
+        keep_roster: bool = False,
     ) -> None:
         self.client = client
         self.organization_id = organization_id
@@ -87,7 +91,9 @@ class RosterFeed:
         self.teams: list[Team] = []
         #: Whether ``teams`` holds the listed teams (the listing ran and did not fail).
         self.teams_listed = False
+        #: The listed roster, with ``keep_roster`` once the listing has ended.
         self.roster: Roster | None = None
+        self._keep_roster = keep_roster
         self.workers = max(1, client.max_concurrency)
         #: Usage fetches hold one of these; fewer while listings run (see ``produce``).
         self.slots = anyio.CapacityLimiter(self.workers)
@@ -103,7 +109,7 @@ class RosterFeed:
         self._list_users = list_users or "user" in self._scopes
         self._list_teams = list_teams or self._list_users or "team" in self._scopes
         self._members: dict[str, Entity] | None = None
-        self._held: list[Result] = []
+        self._held: deque[Result] = deque()
 
     # -- producer side ------------------------------------------------------------------------
 
@@ -194,7 +200,7 @@ class RosterFeed:
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(submit_early)
-            roster = self.roster = await list_members(
+            roster = await list_members(
                 self.client,
                 [t.id for t in self.teams],
                 include_unassigned=self._include_unassigned,
@@ -206,6 +212,8 @@ class RosterFeed:
         members = {
             m.user.id: Entity("user", m.user.id, m.team_ids, m.user.email) for m in roster.members
         }
+        if self._keep_roster:
+            self.roster = roster
         for user_id, planned in self.early.items():
             if user_id not in members:  # not in the organization after all
                 self.progress.units_planned -= planned.units
@@ -214,31 +222,34 @@ class RosterFeed:
 
     # -- consumer side ------------------------------------------------------------------------
 
-    def settle(self, item: Result) -> list[Result]:
-        """The results that are final now: ``item`` (unless it is held) and any held ones.
+    def settle(self, item: Result) -> Iterator[Result]:
+        """The results that are final now: any held ones, then ``item`` unless it is held.
 
         An early user's result is held until the roster is complete, then given the user's
-        final entity (every team), or dropped if the roster does not list the user.
+        final entity (every team), or dropped if the roster does not list the user. Results
+        are built one by one as the caller takes them, so at most one held answer has rows.
         """
-        out: list[Result] = []
         if self._held and self._members is not None:
-            out += self.release()
+            yield from self.release()
         entity = item.job.entity
         if entity is not None and entity.scope == "user" and entity.id in self.early:
             if self._members is None:
-                self._held.append(item)
-                return out
+                # Held as the answer alone: the rows are built again for the final entity.
+                held = attrs.evolve(item, writes=()) if isinstance(item, JobDone) else item
+                self._held.append(held)
+                return
             final = self._final(item)
             if final is not None:
-                out.append(final)
-            return out
-        out.append(item)
-        return out
+                yield final
+            return
+        yield item
 
-    def release(self) -> list[Result]:
-        """The held results, once the roster is complete (call after ``fetch_jobs`` returns)."""
-        held, self._held = self._held, []
-        return [r for r in (self._final(h) for h in held) if r is not None]
+    def release(self) -> Iterator[Result]:
+        """The held results, once the roster is complete (also after ``fetch_jobs`` returns)."""
+        while self._held and self._members is not None:
+            final = self._final(self._held.popleft())
+            if final is not None:
+                yield final
 
     def _final(self, item: Result) -> Result | None:
         assert item.job.entity is not None  # only user results are held
