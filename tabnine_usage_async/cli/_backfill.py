@@ -11,14 +11,16 @@ from pathlib import Path
 import attrs
 
 from .._wire import parse_granularity
-from ..backfill import BackfillSummary, backfill, check_paths
+from ..backfill import BackfillSummary, backfill, check_paths, check_stream_outputs
 from ..checkpoint import default_path
 from ..client import TabnineClient
 from ..errors import InvalidParameterError
 from ..models import Granularity
 from ..orchestrator import parse_scopes, parse_window, planned_windows
+from ..records import Scope
 from ..sinks import format_for_path
 from ..sinks._paths import OwnedPaths, check_plain
+from ..streams import Stream, parse_streams
 from ..windows import Window, format_datetime, resolve_range, split_windows
 from ._config import connect
 from ._dryrun import dry_run
@@ -41,13 +43,15 @@ class BackfillPlan:
     granularity: Granularity
     window_name: str
     windows: list[Window]
-    scopes: tuple[str, ...]
+    scopes: tuple[Scope, ...]
     include_unassigned: bool
     output: Path
     format: str
     checkpoint: Path
     now: datetime
     planned: list[Window]
+    streams: tuple[Stream, ...] | None = None
+    outputs: dict[str, Path] = attrs.field(factory=dict)
 
 
 def plan_backfill(args: argparse.Namespace) -> BackfillPlan:
@@ -60,11 +64,16 @@ def plan_backfill(args: argparse.Namespace) -> BackfillPlan:
     now = datetime.now(timezone.utc).replace(microsecond=0)
     scopes = parse_scopes(args.scope)
     output: Path = args.output
-    # Before the format: "-" has no extension, and the reason to refuse it is another.
-    check_plain(OwnedPaths((output,)), "output")
-    fmt = args.format or format_for_path(output)
     checkpoint = args.checkpoint if args.checkpoint is not None else default_path(output)
-    check_paths(output, fmt, checkpoint)
+    streams = None if args.streams is None else parse_streams(args.streams)
+    if streams is None:
+        # Before the format: "-" has no extension, and the reason to refuse it is another.
+        check_plain(OwnedPaths((output,)), "output")
+        fmt = args.format or format_for_path(output)
+        check_paths(output, fmt, checkpoint)
+        outputs = {"usage_records": output}
+    else:
+        fmt, outputs = check_stream_outputs(output, args.format, streams, checkpoint)
     return BackfillPlan(
         start=start,
         end=end,
@@ -78,6 +87,8 @@ def plan_backfill(args: argparse.Namespace) -> BackfillPlan:
         checkpoint=checkpoint,
         now=now,
         planned=planned_windows(windows, granularity, now, final_only=True),
+        streams=streams,
+        outputs=outputs,
     )
 
 
@@ -103,7 +114,8 @@ async def cmd_backfill(args: argparse.Namespace, run: Run) -> int:
             await dry_run(client, args, plan)
             return EXIT_OK
         _note_not_ended(plan)
-        prepare_folder(plan.output, "output")
+        # With streams, the first stream's file: its folder is the output folder.
+        prepare_folder(next(iter(plan.outputs.values())), "output")
         prepare_folder(plan.checkpoint, "checkpoint")
         run.interrupt_note = (
             f"interrupted; the checkpoint {plan.checkpoint} is intact: "
@@ -132,6 +144,7 @@ async def _backfill(
             on_error="collect",
             on_progress=progress.update,
             now=plan.now,
+            streams=None if plan.streams is None else [s.name for s in plan.streams],
         )
     finally:
         await progress.stop()
@@ -167,9 +180,16 @@ def _print_summary(summary: BackfillSummary, plan: BackfillPlan) -> None:
         if summary.windows_not_ended
         else ""
     )
+    files = ""
+    if plan.streams is not None:
+        files = "".join(
+            f"\n    {name}: {summary.per_stream.get(name, 0)} rows to {path}"
+            for name, path in summary.outputs.items()
+        )
     print(
         f"backfill {'finished' if summary.ok else 'finished with failures'}: "
-        f"{summary.records_written} records written to {summary.output} ({plan.format})\n"
+        f"{summary.records_written} records written to {summary.output} ({plan.format})"
+        f"{files}\n"
         f"  units: {summary.units_done} done, {summary.units_skipped} skipped "
         f"(done by an earlier run), {len(summary.failed)} failed{later}\n"
         f"  requests: {summary.requests} ({summary.retries} retries, "

@@ -9,6 +9,7 @@ from typing import NoReturn
 
 from .._version import __version__
 from ..client import DEFAULT_BASE_URL
+from ..streams import STREAMS
 from ._backfill import cmd_backfill
 from ._config import ENV_BASE_URL, ENV_TOKEN, FAKE_SEED, FAKE_TEAMS, FAKE_USERS
 from ._current import AGENT_BREAKDOWNS, cmd_agent_usage, cmd_audit_log, cmd_invitations
@@ -266,8 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="fetch every usage record of a period into a file, resumably",
         description=(
             "Fetch the usage of the organization, every team and every user over [start, end) "
-            "into one output file. Interrupted runs resume where they stopped when run again "
-            "with the same arguments."
+            "into one output file (UsageRecord rows of v1 usage), or with --streams one file "
+            "per stream into a folder: --output DIR --format FMT writes DIR/<stream>.<FMT>. "
+            "Interrupted runs resume where they stopped when run again with the same arguments."
         ),
     )
     backfill.add_argument("--start", required=True, help="first day, YYYY-MM-DD or RFC 3339")
@@ -291,19 +293,34 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="leave out users who are in no team",
     )
-    backfill.add_argument("--output", "-o", required=True, type=Path, help="the output file")
+    backfill.add_argument(
+        "--streams",
+        default=None,
+        metavar="LIST",
+        help=(
+            f"comma-separated streams to export, of: {', '.join(s.name for s in STREAMS)}; "
+            "--output is then a folder that gets one <stream>.<format> file each"
+        ),
+    )
+    backfill.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        type=Path,
+        help="the output file; with --streams, the output folder",
+    )
     backfill.add_argument(
         "--format",
         choices=FORMATS,
         default=None,
-        help="output format (default: from the output's extension)",
+        help="output format (default: from the output's extension; required with --streams)",
     )
     backfill.add_argument(
         "--checkpoint",
         metavar="PATH",
         type=Path,
         default=None,
-        help="progress file for resuming (default: <output>.checkpoint.sqlite)",
+        help="progress file for resuming (default: <output>.checkpoint.sqlite beside it)",
     )
     backfill.add_argument(
         "--dry-run",

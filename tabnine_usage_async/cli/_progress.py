@@ -7,8 +7,8 @@ import contextlib
 import sys
 import time
 
+from .._units import WalkProgress
 from ..client import TabnineClient
-from ..orchestrator import WalkProgress
 from ._errors import PROG
 
 __all__ = ["ProgressReporter"]

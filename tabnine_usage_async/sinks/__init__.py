@@ -1,6 +1,8 @@
-"""Sinks: where backfill records go, as JSON Lines, CSV, SQLite or Parquet.
+"""Sinks: where a backfill's rows go, as JSON Lines, CSV, SQLite or Parquet files.
 
-Every sink follows one protocol, built for exactly-once output across crashes. ``write`` adds
+A sink writes the rows of one table (a ``TableSchema``: a stream's table, or ``RECORDS_TABLE``,
+the ``UsageRecord`` columns, which also takes ``UsageRecord`` objects). Every sink follows one
+protocol, built for exactly-once output across crashes. ``write`` adds
 records (not yet durable); ``flush`` makes everything written so far durable and returns a
 *marker*, a short string describing exactly that durable state; ``close`` finalises the file,
 and ``abort`` stops after a failure, keeping only what the last ``flush`` made durable.
@@ -13,7 +15,7 @@ Format    Marker                Resume
 ========  ====================  ===============================================================
 jsonl     ``offset:<bytes>``    cut the file back to the offset (drops a torn last line)
 csv       ``offset:<bytes>``    the same; the header is written once, by a fresh start
-sqlite    ``rows:<count>``      nothing to cut: rows are upserts keyed on the record's key
+sqlite    ``rows:<count>``      nothing to cut: rows are upserts keyed on the table's key
 parquet   ``parts:<count>``     delete part files past the count; ``close`` joins the parts
 ========  ====================  ===============================================================
 
@@ -27,6 +29,13 @@ Example::
         sink.write(records)
         marker = sink.flush()   # durable from here on
     rows = read_records("usage.csv")
+
+    from tabnine_usage_async.streams import get_stream
+
+    users = get_stream("users").table
+    with open_sink("users.jsonl", table=users) as sink:
+        sink.write([{"user_id": "u1", "email": "a@example.com", ...}])
+    rows = read_rows("users.jsonl", table=users)
 """
 
 from __future__ import annotations
@@ -37,26 +46,31 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
+from ..destinations import TableSchema
 from ..errors import InvalidParameterError
-from ..records import UsageRecord
 from ._common import SinkError, check_output_path
 from ._csv import CsvSink, read_csv
 from ._jsonl import JsonlSink, read_jsonl
 from ._lock import OutputLock, OutputLockedError
 from ._parquet import PARQUET_MISSING, ParquetSink, read_parquet
 from ._paths import check_plain, output_paths
+from ._schema import RECORDS_TABLE, Row, RowLike
 from ._sqlite import SqliteSink, read_sqlite
 
 __all__ = [
     "FORMATS",
     "PARQUET_MISSING",
+    "RECORDS_TABLE",
     "OutputLock",
     "OutputLockedError",
+    "Row",
+    "RowLike",
     "Sink",
     "SinkError",
     "format_for_path",
     "open_sink",
     "read_records",
+    "read_rows",
 ]
 
 #: Every output format, by name.
@@ -75,18 +89,21 @@ _EXTENSIONS = {
 
 
 class Sink(Protocol):
-    """An open output: ``write`` records, ``flush`` for a durable marker, ``close`` to finish.
+    """An open output: ``write`` rows, ``flush`` for a durable marker, ``close`` to finish.
 
     Attributes:
         path: the output file.
         format: one of ``FORMATS``.
+        table: the table whose rows it holds.
     """
 
     path: Path
     format: str
+    table: TableSchema
 
-    def write(self, records: Sequence[UsageRecord]) -> None:
-        """Add records to the output; they are durable only after the next ``flush``."""
+    def write(self, rows: Sequence[RowLike]) -> None:
+        """Add rows of ``table`` (``UsageRecord``s for ``RECORDS_TABLE``); they are durable only
+        after the next ``flush``."""
 
     def flush(self) -> str:
         """Make everything written so far durable; return the marker of that state."""
@@ -150,7 +167,7 @@ _OPENERS: dict[str, Callable[..., Sink]] = {
     "parquet": ParquetSink,
     "sqlite": SqliteSink,
 }
-_READERS: dict[str, Callable[[Path], list[dict[str, Any]]]] = {
+_READERS: dict[str, Callable[[Path, TableSchema], list[dict[str, Any]]]] = {
     "csv": read_csv,
     "jsonl": read_jsonl,
     "parquet": read_parquet,
@@ -159,13 +176,18 @@ _READERS: dict[str, Callable[[Path], list[dict[str, Any]]]] = {
 
 
 def open_sink(
-    path: str | os.PathLike[str], format: str | None = None, *, resume: str | None = None
+    path: str | os.PathLike[str],
+    format: str | None = None,
+    *,
+    resume: str | None = None,
+    table: TableSchema = RECORDS_TABLE,
 ) -> Sink:
     """Open an output for writing.
 
     Args:
         path: the output file; its folder must exist and be writable.
         format: one of ``FORMATS``; by default the extension decides.
+        table: the table of the rows (columns, types, key); ``RECORDS_TABLE`` by default.
         resume: a marker returned by ``flush`` of an earlier sink on the same path, to continue
             exactly from that durable state; ``None`` starts an empty output, replacing any file.
 
@@ -178,7 +200,7 @@ def open_sink(
     fmt = _check_format(format, target)
     check_output_path(target)
     check_plain(output_paths(target, fmt), "output")
-    return _OPENERS[fmt](target, resume=resume)
+    return _OPENERS[fmt](target, resume=resume, table=table)
 
 
 def read_records(path: str | os.PathLike[str], format: str | None = None) -> list[dict[str, Any]]:
@@ -187,5 +209,16 @@ def read_records(path: str | os.PathLike[str], format: str | None = None) -> lis
     ``team_ids`` is a list, ``extra`` a dict and date-times ``...Z`` strings, whatever the format,
     so outputs of different formats compare equal. SQLite rows come in insertion order.
     """
+    return read_rows(path, format, table=RECORDS_TABLE)
+
+
+def read_rows(
+    path: str | os.PathLike[str], format: str | None = None, *, table: TableSchema
+) -> list[dict[str, Any]]:
+    """Read a finished output of ``table`` back as row dicts, the same whatever the format.
+
+    Lists are lists, ``json`` values parsed, timestamps ``...Z`` strings, dates ``YYYY-MM-DD``
+    strings, booleans ``bool``. SQLite rows come in insertion order.
+    """
     target = Path(path)
-    return _READERS[_check_format(format, target)](target)
+    return _READERS[_check_format(format, target)](target, table)

@@ -1,22 +1,16 @@
-"""What every sink shares: the error type, column kinds, marker parsing and durable file steps."""
+"""What every sink shares: the error type, marker parsing and durable file steps."""
 
 from __future__ import annotations
 
 import os
-import typing
-from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, TypeVar
+from typing import TypeVar
 
 from ..errors import InvalidParameterError, TabnineError
-from ..records import RECORD_FIELDS, UsageRecord
 
 __all__ = [
-    "COLUMN_KINDS",
     "ClosingSink",
-    "ColumnKind",
     "SinkError",
     "check_output_path",
     "fsync_dir",
@@ -54,33 +48,6 @@ class ClosingSink:
         traceback: TracebackType | None,
     ) -> None:
         self.close()
-
-
-#: How a column is stored: plain text, integer, float, a UTC date-time, a list of strings, or JSON.
-ColumnKind = Literal["str", "int", "float", "datetime", "list", "json"]
-
-
-def _kind(hint: object) -> ColumnKind:
-    args = set(typing.get_args(hint)) - {type(None)}
-    base = args.pop() if len(args) == 1 else hint
-    if base is int:
-        return "int"
-    if base is float:
-        return "float"
-    if base is datetime:
-        return "datetime"
-    origin = typing.get_origin(base)
-    if origin is tuple:
-        return "list"
-    if origin is Mapping or base is Mapping:
-        return "json"
-    return "str"
-
-
-# Derived from the annotations so every format follows the record contract when it grows.
-_HINTS = typing.get_type_hints(UsageRecord)
-#: The kind of each ``RECORD_FIELDS`` column, in order.
-COLUMN_KINDS: dict[str, ColumnKind] = {name: _kind(_HINTS[name]) for name in RECORD_FIELDS}
 
 
 def check_output_path(path: Path) -> None:

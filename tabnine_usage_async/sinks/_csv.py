@@ -1,9 +1,10 @@
-"""CSV output: a header of ``RECORD_FIELDS``, then one line per record.
+"""CSV output: a header of the table's column names, then one line per row.
 
 Every text value is quoted and ``None`` is an empty, unquoted cell, so a missing value and an
 empty string stay distinct (the convention PostgreSQL ``COPY ... CSV`` and most warehouse loaders
-read as NULL versus ``''``). ``team_ids`` and ``extra`` are JSON text, floats keep ``repr``
-precision, and lines end with ``\\n``.
+read as NULL versus ``''``). Lists and ``json`` values (``team_ids``, ``extra``) are quoted JSON
+text, timestamps and dates quoted ISO text, booleans bare ``true`` / ``false``, floats keep
+``repr`` precision, and lines end with ``\\n``.
 """
 
 from __future__ import annotations
@@ -14,35 +15,34 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..records import RECORD_FIELDS, UsageRecord
+from ..destinations import ColumnType, TableSchema
 from ._appendfile import AppendFile
-from ._common import COLUMN_KINDS, ClosingSink, ColumnKind, SinkError
+from ._common import ClosingSink, SinkError
+from ._schema import RECORDS_TABLE, RowLike, as_rows, dump_json, text_value
 
-__all__ = ["HEADER", "CsvSink", "read_csv"]
+__all__ = ["CsvSink", "header", "read_csv"]
 
-#: The first line of every CSV output.
-HEADER = ",".join(RECORD_FIELDS) + "\n"
 
-_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+def header(table: TableSchema) -> str:
+    """The first line of a CSV output of ``table``."""
+    return ",".join(table.column_names) + "\n"
 
 
 def _quote(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def _encoder(kind: ColumnKind) -> Callable[[Any], str]:
-    if kind in ("int", "float"):
+def _encoder(kind: ColumnType, table: TableSchema) -> Callable[[Any], str]:
+    if kind in ("integer", "float"):
         return repr  # repr, not str: it is the shortest text that reads back as the same float
-    if kind in ("list", "json"):
-        return lambda value: _quote(_json(value))
-    return _quote  # text, and date-times already formatted by to_row()
-
-
-_ENCODERS = [(name, _encoder(kind)) for name, kind in COLUMN_KINDS.items()]
-
-
-def _line(row: dict[str, Any]) -> str:
-    return ",".join(["" if row[n] is None else enc(row[n]) for n, enc in _ENCODERS]) + "\n"
+    if kind == "boolean":
+        return lambda value: "true" if value else "false"
+    if kind in ("text_list", "json"):
+        return lambda value: _quote(dump_json(list(value) if kind == "text_list" else value))
+    as_text = text_value(kind, table)
+    if as_text is not None:
+        return lambda value: _quote(as_text(value))
+    return _quote
 
 
 class CsvSink(ClosingSink):
@@ -50,14 +50,25 @@ class CsvSink(ClosingSink):
 
     format = "csv"
 
-    def __init__(self, path: Path, *, resume: str | None) -> None:
+    def __init__(
+        self, path: Path, *, resume: str | None, table: TableSchema = RECORDS_TABLE
+    ) -> None:
         self.path = path
-        self._file = AppendFile(path, header=HEADER.encode("utf-8"), resume=resume)
+        self.table = table
+        self._encoders = [(c.name, _encoder(c.type, table)) for c in table.columns]
+        self._file = AppendFile(path, header=header(table).encode("utf-8"), resume=resume)
 
-    def write(self, records: Sequence[UsageRecord]) -> None:
-        """Append one line per record (buffered until ``flush``)."""
-        if records:
-            self._file.write("".join([_line(r.to_row()) for r in records]).encode("utf-8"))
+    def _line(self, row: Any) -> str:
+        cells = [
+            "" if (value := row.get(name)) is None else encode(value)
+            for name, encode in self._encoders
+        ]
+        return ",".join(cells) + "\n"
+
+    def write(self, rows: Sequence[RowLike]) -> None:
+        """Append one line per row (buffered until ``flush``)."""
+        if rows:
+            self._file.write("".join([self._line(r) for r in as_rows(rows)]).encode("utf-8"))
 
     def flush(self) -> str:
         """Fsync the file and return its durable length as ``offset:<bytes>``."""
@@ -96,32 +107,35 @@ def _cells(text: str, path: Path) -> list[list[tuple[str, bool]]]:
     return lines
 
 
-def _decode(kind: ColumnKind, value: str, quoted: bool) -> Any:
+def _decode(kind: ColumnType, value: str, quoted: bool) -> Any:
     if not quoted and not value:
         return None
-    if kind == "int":
+    if kind == "integer":
         return int(value)
     if kind == "float":
         return float(value)
-    if kind in ("list", "json"):
+    if kind == "boolean":
+        return value == "true"
+    if kind in ("text_list", "json"):
         return json.loads(value)
     return value
 
 
-def read_csv(path: Path) -> list[dict[str, Any]]:
-    """Every line of a CSV output but the header as a row dict with the record's value types."""
+def read_csv(path: Path, table: TableSchema = RECORDS_TABLE) -> list[dict[str, Any]]:
+    """Every line of a CSV output but the header as a row dict with the table's value types."""
     with open(path, encoding="utf-8", newline="") as file:
         text = file.read()
     if text and not text.endswith("\n"):
         raise SinkError(f"{path} ends with an unfinished line")
     lines = _cells(text, path)
-    if not lines or [value for value, _ in lines[0]] != list(RECORD_FIELDS):
-        raise SinkError(f"{path} does not start with the header {HEADER.strip()!r}")
-    kinds = list(COLUMN_KINDS.values())
+    names = list(table.column_names)
+    if not lines or [value for value, _ in lines[0]] != names:
+        raise SinkError(f"{path} does not start with the header {header(table).strip()!r}")
+    kinds = [c.type for c in table.columns]
     rows: list[dict[str, Any]] = []
     for number, cells in enumerate(lines[1:], start=1):
         if len(cells) != len(kinds):
             raise SinkError(f"{path} record {number} has {len(cells)} cells, not {len(kinds)}")
         values = [_decode(k, v, q) for k, (v, q) in zip(kinds, cells, strict=True)]
-        rows.append(dict(zip(RECORD_FIELDS, values, strict=True)))
+        rows.append(dict(zip(names, values, strict=True)))
     return rows

@@ -1,4 +1,8 @@
-"""JSON Lines output: one compact JSON object per record, keys in ``RECORD_FIELDS`` order."""
+"""JSON Lines output: one compact JSON object per row, keys in the table's column order.
+
+Timestamps are ``2026-01-01T00:00:00Z`` text, dates ``YYYY-MM-DD``, lists and ``json`` values
+are embedded as JSON.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..records import UsageRecord
+from ..destinations import TableSchema
 from ._appendfile import AppendFile
 from ._common import ClosingSink, SinkError
+from ._schema import RECORDS_TABLE, RowLike, as_rows, text_value
 
 __all__ = ["JsonlSink", "read_jsonl"]
 
@@ -17,19 +22,32 @@ _encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class JsonlSink(ClosingSink):
-    """Appends records to a ``.jsonl`` file; markers are ``offset:<bytes>``."""
+    """Appends rows to a ``.jsonl`` file; markers are ``offset:<bytes>``."""
 
     format = "jsonl"
 
-    def __init__(self, path: Path, *, resume: str | None) -> None:
+    def __init__(
+        self, path: Path, *, resume: str | None, table: TableSchema = RECORDS_TABLE
+    ) -> None:
         self.path = path
+        self.table = table
+        self._names = table.column_names
+        # Only the columns whose values need a text form are converted, row by row.
+        self._convert = [(c.name, f) for c in table.columns if (f := text_value(c.type, table))]
         self._file = AppendFile(path, header=b"", resume=resume)
 
-    def write(self, records: Sequence[UsageRecord]) -> None:
-        """Append one line per record (buffered until ``flush``)."""
-        if records:
-            lines = "".join([_encode(r.to_row()) + "\n" for r in records])
-            self._file.write(lines.encode("utf-8"))
+    def _line(self, row: Any) -> str:
+        out = {name: row.get(name) for name in self._names}
+        for name, convert in self._convert:
+            value = out[name]
+            if value is not None:
+                out[name] = convert(value)
+        return _encode(out) + "\n"
+
+    def write(self, rows: Sequence[RowLike]) -> None:
+        """Append one line per row (buffered until ``flush``)."""
+        if rows:
+            self._file.write("".join([self._line(r) for r in as_rows(rows)]).encode("utf-8"))
 
     def flush(self) -> str:
         """Fsync the file and return its durable length as ``offset:<bytes>``."""
@@ -44,8 +62,8 @@ class JsonlSink(ClosingSink):
         self._file.abort()
 
 
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Every line of a JSONL output as a row dict."""
+def read_jsonl(path: Path, table: TableSchema = RECORDS_TABLE) -> list[dict[str, Any]]:
+    """Every line of a JSONL output as a row dict (values already in their read-back form)."""
     rows: list[dict[str, Any]] = []
     with open(path, encoding="utf-8", newline="") as file:
         # Only "\n" ends a line: ensure_ascii=False leaves U+2028 and friends raw inside strings.

@@ -13,9 +13,11 @@ The final file records how many rows each part had (schema
 metadata ``tabnine_usage_async.part_rows``), so a re-run of a finished job rebuilds the committed
 parts from it and carries on. Readers only ever see a complete file: the previous one or the new.
 
-``extra`` is stored as JSON text, because arbitrary JSON has no fixed Parquet type. Date-times
-are whole seconds in an Arrow ``timestamp("s", tz="UTC")``; Parquet itself has no seconds unit,
-so the file stores them as UTC milliseconds and readers see ``timestamp[ms, tz=UTC]``.
+``json`` columns (``extra``) are stored as JSON text, because arbitrary JSON has no fixed Parquet
+type; lists are ``list<string>``, dates ``date32``. Date-times are whole seconds in an Arrow
+``timestamp("s", tz="UTC")`` in the ``UsageRecord`` output (Parquet itself has no seconds unit,
+so the file stores them as UTC milliseconds and readers see ``timestamp[ms, tz=UTC]``), and
+microseconds in the tables of streams.
 """
 
 from __future__ import annotations
@@ -29,10 +31,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from ..destinations import ColumnType, TableSchema
 from ..errors import InvalidParameterError
-from ..records import RECORD_FIELDS, UsageRecord
-from ..windows import format_datetime
 from ._common import ClosingSink, SinkError, fsync_dir, make_marker, parse_marker, remove_file
+from ._schema import RECORDS_TABLE, Row, RowLike, as_rows, read_value
 
 __all__ = ["PARQUET_MISSING", "ParquetSink", "parquet_schema", "read_parquet"]
 
@@ -57,55 +59,43 @@ def _pyarrow() -> tuple[Any, Any]:
     return pyarrow, pyarrow.parquet
 
 
-def parquet_schema() -> Any:
-    """The ``pyarrow.Schema`` of a Parquet output, one field per ``RECORD_FIELDS`` entry."""
+def parquet_schema(table: TableSchema = RECORDS_TABLE) -> Any:
+    """The ``pyarrow.Schema`` of a Parquet output of ``table``, one field per column."""
     pa, _ = _pyarrow()
-    timestamp = pa.timestamp("s", tz="UTC")
-    return pa.schema(
-        [
-            pa.field("scope", pa.string(), nullable=False),
-            pa.field("organization_id", pa.string(), nullable=False),
-            pa.field("team_id", pa.string()),
-            pa.field("team_ids", pa.list_(pa.string()), nullable=False),
-            pa.field("user_id", pa.string()),
-            pa.field("user_email", pa.string()),
-            pa.field("granularity", pa.string(), nullable=False),
-            pa.field("period_start", timestamp, nullable=False),
-            pa.field("period_end", timestamp, nullable=False),
-            pa.field("active_users", pa.int64()),
-            pa.field("productivity_factor", pa.float64()),
-            pa.field("code_completions_active_users", pa.int64()),
-            pa.field("code_completions", pa.int64()),
-            pa.field("code_completions_chars", pa.int64()),
-            pa.field("code_completions_keystrokes", pa.int64()),
-            pa.field("code_completions_lines", pa.int64()),
-            pa.field("automation_factor", pa.float64()),
-            pa.field("chat_active_users", pa.int64()),
-            pa.field("chat_interactions", pa.int64()),
-            pa.field("chat_useful_interactions", pa.int64()),
-            pa.field("chat_lines", pa.int64()),
-            pa.field("chat_chars", pa.int64()),
-            pa.field("chat_consumption_rate", pa.float64()),
-            pa.field("extra", pa.string(), nullable=False),
-        ]
-    )
+    # The UsageRecord output has had whole seconds since its first version.
+    timestamp = pa.timestamp("s" if table == RECORDS_TABLE else "us", tz="UTC")
+    types = {
+        "text": pa.string(),
+        "integer": pa.int64(),
+        "float": pa.float64(),
+        "boolean": pa.bool_(),
+        "timestamp": timestamp,
+        "date": pa.date32(),
+        "json": pa.string(),
+        "text_list": pa.list_(pa.string()),
+    }
+    return pa.schema([pa.field(c.name, types[c.type], nullable=c.nullable) for c in table.columns])
 
 
-def _column(records: Sequence[UsageRecord], name: str) -> list[Any]:
-    values = [getattr(r, name) for r in records]
-    if name in ("period_start", "period_end"):
-        # Whole seconds, floored, exactly as format_datetime() writes them elsewhere.
-        return [(v - _EPOCH) // _SECOND for v in values]
-    if name == "team_ids":
-        return [list(v) for v in values]
-    if name == "extra":
-        return [_json(dict(v)) for v in values]
+def _column(rows: Sequence[Row], name: str, kind: ColumnType, seconds: bool) -> list[Any]:
+    values = [row.get(name) for row in rows]
+    if kind == "timestamp" and seconds:
+        # Whole seconds, floored, exactly as the text formats write them.
+        return [None if v is None else (v - _EPOCH) // _SECOND for v in values]
+    if kind == "json":
+        return [None if v is None else _json(v) for v in values]
+    if kind == "text_list":
+        return [None if v is None else list(v) for v in values]
     return values
 
 
-def _table(records: Sequence[UsageRecord], schema: Any) -> Any:
+def _table(rows: Sequence[Row], schema: Any, table: TableSchema) -> Any:
     pa, _ = _pyarrow()
-    arrays = [pa.array(_column(records, f.name), type=f.type) for f in schema]
+    seconds = table == RECORDS_TABLE
+    arrays = [
+        pa.array(_column(rows, c.name, c.type, seconds), type=f.type)
+        for c, f in zip(table.columns, schema, strict=True)
+    ]
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
@@ -141,12 +131,15 @@ class ParquetSink(ClosingSink):
 
     format = "parquet"
 
-    def __init__(self, path: Path, *, resume: str | None) -> None:
+    def __init__(
+        self, path: Path, *, resume: str | None, table: TableSchema = RECORDS_TABLE
+    ) -> None:
         _, self._pq = _pyarrow()
         self.path = path
-        self._schema = parquet_schema()
+        self.table = table
+        self._schema = parquet_schema(table)
         self._parts_dir = path.with_name(path.name + ".parts")
-        self._buffer: list[UsageRecord] = []
+        self._buffer: list[Row] = []
         self._closed = False
         self._stop = threading.Event()
         # Leftovers of an interrupted close, restore or final write.
@@ -239,10 +232,10 @@ class ParquetSink(ClosingSink):
         if self._closed:
             raise SinkError(f"{self.path} is closed")
 
-    def write(self, records: Sequence[UsageRecord]) -> None:
-        """Buffer the records in memory until the next ``flush``."""
+    def write(self, rows: Sequence[RowLike]) -> None:
+        """Buffer the rows in memory until the next ``flush``."""
         self._live()
-        self._buffer.extend(records)
+        self._buffer.extend(as_rows(rows))
 
     def flush(self) -> str:
         """Write the buffered records as the next part file and return ``parts:<count>``."""
@@ -250,7 +243,7 @@ class ParquetSink(ClosingSink):
         if self._buffer:
             part = self._parts_dir / _part_name(self._parts)
             tmp = part.with_name(part.name + ".tmp")
-            self._pq.write_table(_table(self._buffer, self._schema), tmp)
+            self._pq.write_table(_table(self._buffer, self._schema, self.table), tmp)
             _fsync_file(tmp)
             os.replace(tmp, part)
             fsync_dir(self._parts_dir)
@@ -310,22 +303,25 @@ class ParquetSink(ClosingSink):
                     writer.write_table(pa.concat_tables(batch), row_group_size=_ROW_GROUP)
                     batch = []
             if batch or not parts:
-                writer.write_table(pa.concat_tables(batch) if batch else _table([], self._schema))
+                writer.write_table(
+                    pa.concat_tables(batch) if batch else _table([], self._schema, self.table)
+                )
         _fsync_file(self._final_tmp)
         self._check_stop()
         os.replace(self._final_tmp, self.path)
         fsync_dir(self.path.parent)
 
 
-def read_parquet(path: Path) -> list[dict[str, Any]]:
-    """Every row of a Parquet output as a row dict with the record's value types."""
+def read_parquet(path: Path, table: TableSchema = RECORDS_TABLE) -> list[dict[str, Any]]:
+    """Every row of a Parquet output as a row dict with the table's value types."""
     _, pq = _pyarrow()
-    table = pq.read_table(path)
-    if table.schema.names != list(RECORD_FIELDS):
-        raise SinkError(f"{path} does not have the columns of a usage output")
-    rows: list[dict[str, Any]] = table.to_pylist()
+    data = pq.read_table(path)
+    names = list(table.column_names)
+    if data.schema.names != names:
+        raise SinkError(f"{path} does not have the columns of a {table.name} output")
+    rows: list[dict[str, Any]] = data.to_pylist()
+    converted = [(c.name, c.type) for c in table.columns if c.type in ("timestamp", "date", "json")]
     for row in rows:
-        row["period_start"] = format_datetime(row["period_start"])
-        row["period_end"] = format_datetime(row["period_end"])
-        row["extra"] = json.loads(row["extra"])
+        for name, kind in converted:
+            row[name] = read_value(kind, row[name])
     return rows

@@ -1,71 +1,72 @@
-"""SQLite output: table ``usage_records`` with one column per ``RECORD_FIELDS`` entry.
+"""SQLite output: one table named after the table schema, one column per schema column.
 
-A unique index on ``(scope, entity, granularity, period_start)`` (the entity being
-``coalesce(user_id, team_id, organization_id)``) and ``INSERT OR REPLACE`` make a replayed unit
-overwrite its own rows instead of adding copies, so resuming needs no cut-back. ``team_ids`` and
-``extra`` are JSON text; date-times are ``2026-01-01T00:00:00Z`` text, which sorts in time order.
+A unique index on the table's key and ``INSERT OR REPLACE`` make a replayed unit overwrite its
+own rows instead of adding copies, so resuming needs no cut-back. Key columns that may be empty
+are indexed as ``coalesce(column, '')``: the ``usage_records`` table of a backfill without streams
+(``UsageRecord`` columns) is keyed on ``(scope, entity, granularity, period_start)`` that way.
+Lists and ``json`` values are JSON text, booleans 0 / 1, date-times ``2026-01-01T00:00:00Z`` text,
+which sorts in time order, and dates ``YYYY-MM-DD``.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..records import RECORD_FIELDS, UsageRecord
+from ..destinations import ColumnType, TableSchema
 from ._common import (
-    COLUMN_KINDS,
     ClosingSink,
-    ColumnKind,
     SinkError,
     make_marker,
     parse_marker,
     remove_file,
 )
+from ._schema import RECORDS_TABLE, RowLike, as_rows, dump_json, read_value, text_value
 
 __all__ = ["TABLE", "SqliteSink", "read_sqlite"]
 
-#: The table every SQLite output holds.
-TABLE = "usage_records"
+#: The table of a backfill's SQLite output without streams.
+TABLE = RECORDS_TABLE.name
 
 _UNIT = "rows"
 # SQLite's result code for a full disk (sqlite3.SQLITE_FULL exists only from Python 3.11).
 _SQLITE_FULL = 13
-_SQL_TYPES: dict[ColumnKind, str] = {
-    "str": "TEXT",
-    "int": "INTEGER",
+_SQL_TYPES: dict[ColumnType, str] = {
+    "text": "TEXT",
+    "integer": "INTEGER",
     "float": "REAL",
-    "datetime": "TEXT",
-    "list": "TEXT",
+    "boolean": "INTEGER",
+    "timestamp": "TEXT",
+    "date": "TEXT",
+    "text_list": "TEXT",
     "json": "TEXT",
 }
-_NOT_NULL = {"scope", "organization_id", "team_ids", "granularity", "period_start", "period_end"}
-_COLUMNS = ",\n    ".join(
-    f"{name} {_SQL_TYPES[kind]}{' NOT NULL' if name in _NOT_NULL else ''}"
-    for name, kind in COLUMN_KINDS.items()
-)
-_SCHEMA = f"""
-CREATE TABLE {TABLE} (
-    {_COLUMNS}
+
+
+def _ddl(table: TableSchema) -> str:
+    columns = ",\n    ".join(
+        f"{c.name} {_SQL_TYPES[c.type]}{'' if c.nullable else ' NOT NULL'}" for c in table.columns
+    )
+    nullable = {c.name for c in table.columns if c.nullable}
+    key = ", ".join(f"coalesce({k}, '')" if k in nullable else k for k in table.key)
+    return f"""
+CREATE TABLE {table.name} (
+    {columns}
 );
-CREATE UNIQUE INDEX {TABLE}_key ON {TABLE}
-    (scope, coalesce(user_id, team_id, organization_id), granularity, period_start);
+CREATE UNIQUE INDEX {table.name}_key ON {table.name} ({key});
 """
-_INSERT = (
-    f"INSERT OR REPLACE INTO {TABLE} ({', '.join(RECORD_FIELDS)}) "
-    f"VALUES ({', '.join('?' for _ in RECORD_FIELDS)})"
-)
-_JSON_COLUMNS = frozenset(n for n, k in COLUMN_KINDS.items() if k in ("list", "json"))
-_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
-def _params(record: UsageRecord) -> tuple[Any, ...]:
-    row = record.to_row()
-    row["team_ids"] = _json(row["team_ids"])
-    row["extra"] = _json(row["extra"])
-    return tuple(row.values())
+def _sql_value(kind: ColumnType, table: TableSchema) -> Callable[[Any], Any] | None:
+    if kind == "json":
+        return dump_json
+    if kind == "text_list":
+        return lambda value: dump_json(list(value))
+    if kind == "boolean":
+        return int
+    return text_value(kind, table)
 
 
 def _connect(path: Path, *, writing: bool = True) -> sqlite3.Connection:
@@ -91,23 +92,32 @@ def _write_error(path: Path, exc: sqlite3.Error) -> SinkError:
     return SinkError(f"cannot write {path}: {reason} (SQLite: {exc})")
 
 
-def _columns(conn: sqlite3.Connection) -> list[str]:
-    return [row[1] for row in conn.execute(f"PRAGMA table_info({TABLE})")]
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
 
 
 class SqliteSink(ClosingSink):
-    """Upserts records into ``usage_records``; markers are ``rows:<row count>``."""
+    """Upserts rows into the table's own table; markers are ``rows:<row count>``."""
 
     format = "sqlite"
 
-    def __init__(self, path: Path, *, resume: str | None) -> None:
+    def __init__(
+        self, path: Path, *, resume: str | None, table: TableSchema = RECORDS_TABLE
+    ) -> None:
         self.path = path
+        self.table = table
+        names = table.column_names
+        self._insert = (
+            f"INSERT OR REPLACE INTO {table.name} ({', '.join(names)}) "
+            f"VALUES ({', '.join('?' for _ in names)})"
+        )
+        self._convert = [(c.name, _sql_value(c.type, table)) for c in table.columns]
         if resume is None:
             # A fresh job replaces the whole file, like the other formats do.
             for leftover in ("", "-wal", "-shm", "-journal"):
                 remove_file(path.with_name(path.name + leftover))
             self._conn: sqlite3.Connection | None = _connect(path)
-            self._conn.executescript(_SCHEMA)
+            self._conn.executescript(_ddl(table))
         else:
             committed = parse_marker(resume, _UNIT, path)
             if not path.exists():
@@ -123,11 +133,13 @@ class SqliteSink(ClosingSink):
 
     def _check_resumable(self, committed: int) -> None:
         conn = self._live()
-        found = _columns(conn)
-        if found != list(RECORD_FIELDS):
+        found = _columns(conn, self.table.name)
+        if found != list(self.table.column_names):
             conn.close()
-            raise SinkError(f"cannot resume {self.path}: it has no {TABLE} table of this version")
-        (rows,) = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
+            raise SinkError(
+                f"cannot resume {self.path}: it has no {self.table.name} table of this version"
+            )
+        (rows,) = conn.execute(f"SELECT count(*) FROM {self.table.name}").fetchone()
         # Replays only add or replace rows, so fewer rows than committed means outside edits.
         if rows < committed:
             conn.close()
@@ -141,15 +153,21 @@ class SqliteSink(ClosingSink):
             raise SinkError(f"{self.path} is closed")
         return self._conn
 
-    def write(self, records: Sequence[UsageRecord]) -> None:
-        """Upsert the records inside the open transaction (committed by ``flush``)."""
+    def _params(self, row: Any) -> tuple[Any, ...]:
+        return tuple(
+            value if (value := row.get(name)) is None or convert is None else convert(value)
+            for name, convert in self._convert
+        )
+
+    def write(self, rows: Sequence[RowLike]) -> None:
+        """Upsert the rows inside the open transaction (committed by ``flush``)."""
         conn = self._usable()
-        if not records:
+        if not rows:
             return
         try:
             if not conn.in_transaction:
                 conn.execute("BEGIN")
-            conn.executemany(_INSERT, [_params(r) for r in records])
+            conn.executemany(self._insert, [self._params(r) for r in as_rows(rows)])
         except sqlite3.Error as exc:
             raise self._fail(exc) from exc
 
@@ -159,7 +177,7 @@ class SqliteSink(ClosingSink):
         try:
             if conn.in_transaction:
                 conn.execute("COMMIT")
-            (rows,) = conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()
+            (rows,) = conn.execute(f"SELECT count(*) FROM {self.table.name}").fetchone()
         except sqlite3.Error as exc:
             raise self._fail(exc) from exc
         return make_marker(_UNIT, rows)
@@ -200,19 +218,20 @@ class SqliteSink(ClosingSink):
             self._conn = None
 
 
-def read_sqlite(path: Path) -> list[dict[str, Any]]:
-    """Every row of ``usage_records`` as a row dict, in insertion order."""
+def read_sqlite(path: Path, table: TableSchema = RECORDS_TABLE) -> list[dict[str, Any]]:
+    """Every row of the table as a row dict, in insertion order."""
     if not path.exists():
         raise SinkError(f"{path} does not exist")
     conn = _connect(path, writing=False)
+    names = list(table.column_names)
     try:
-        if _columns(conn) != list(RECORD_FIELDS):
-            raise SinkError(f"{path} has no {TABLE} table of this version")
-        cursor = conn.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM {TABLE} ORDER BY rowid")
-        rows = [dict(zip(RECORD_FIELDS, values, strict=True)) for values in cursor]
+        if _columns(conn, table.name) != names:
+            raise SinkError(f"{path} has no {table.name} table of this version")
+        cursor = conn.execute(f"SELECT {', '.join(names)} FROM {table.name} ORDER BY rowid")
+        kinds = [c.type for c in table.columns]
+        return [
+            {n: read_value(k, v) for n, k, v in zip(names, kinds, values, strict=True)}
+            for values in cursor
+        ]
     finally:
         conn.close()
-    for row in rows:
-        for name in _JSON_COLUMNS:
-            row[name] = json.loads(row[name])
-    return rows

@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 import attrs
 
+from .._units import Entity
 from ..destinations import TableSchema
-from ..orchestrator import Entity
 
 __all__ = ["ApiVersion", "RowBuilder", "RowContext", "Source", "Stream", "StreamKind", "UnitsOf"]
 

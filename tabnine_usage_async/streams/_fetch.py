@@ -12,8 +12,8 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
+from .._units import Entity
 from ..client import TabnineClient
-from ..orchestrator import Entity
 from ..windows import Window
 from ._base import Source
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from ..orchestrator import Entity
+from .._units import Entity
 from ._base import RowContext
 from ._tables import ALL_ROWS
 

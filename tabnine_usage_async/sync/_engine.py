@@ -8,27 +8,41 @@ consumer (the run, which batches them into destination writes). Every buffer is 
 number of workers, so a slow destination slows the fetching instead of growing memory. A job
 that still fails after the client's retries becomes one ``FailedUnit`` per unit it feeds; the
 other jobs go on.
+
+Jobs come from a plain iterable (a sync plans them from the destination's state) or from a
+``JobProducer``, an async function that sends them as it finds them: a backfill and the walk list
+the roster while the first users' jobs already run (see ``sync._feed``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
+from typing import Any
 
 import anyio
 import attrs
 
 from .._groups import one_error
+from .._units import Entity, FailedUnit, WalkProgress
 from ..client import TabnineClient
 from ..destinations import UnitWrite
 from ..errors import TabnineError
-from ..orchestrator import Entity, FailedUnit, WalkProgress
 from ..streams import RowContext, Source
 from ..streams._fetch import fetch_answer
 from ..windows import Window
 from ._plan import DueUnit
 
-__all__ = ["FetchJob", "JobDone", "JobFailed", "fetch_jobs", "group_jobs", "unit_write"]
+__all__ = [
+    "FetchJob",
+    "JobDone",
+    "JobFailed",
+    "JobProducer",
+    "build_done",
+    "fetch_jobs",
+    "group_jobs",
+    "unit_write",
+]
 
 
 @attrs.frozen
@@ -44,10 +58,16 @@ class FetchJob:
 
 @attrs.frozen
 class JobDone:
-    """A finished job: the writes of its units, ready for the destination."""
+    """A finished job: the writes of its units, ready for the destination.
+
+    ``answer`` is what the server returned, kept so that a caller can build the rows again for
+    another entity (a user fetched before the roster told all of its teams) or turn it into
+    records of its own (the walk's ``UsageRecord``s).
+    """
 
     job: FetchJob
     writes: tuple[UnitWrite, ...]
+    answer: Any = attrs.field(default=None, eq=False, repr=False)
 
     @property
     def rows(self) -> int:
@@ -61,6 +81,12 @@ class JobFailed:
 
     job: FetchJob
     failures: tuple[FailedUnit, ...]
+    error: TabnineError | None = attrs.field(default=None, eq=False, repr=False)
+
+
+#: An async source of jobs: called with ``send``, it awaits ``send(job)`` for every job it finds
+#: and returns when there are no more. ``send`` waits while the workers are busy.
+JobProducer = Callable[[Callable[[FetchJob], Awaitable[None]]], Awaitable[None]]
 
 
 def group_jobs(units: Iterable[DueUnit]) -> list[FetchJob]:
@@ -106,58 +132,86 @@ def failed_units(job: FetchJob, exc: TabnineError) -> JobFailed:
     """The failure of every unit ``job`` feeds."""
     cause = describe(exc)
     return JobFailed(
-        job, tuple(FailedUnit(f"{u.stream.name}:{u.key}", cause, exc) for u in job.units)
+        job, tuple(FailedUnit(f"{u.stream.name}:{u.key}", cause, exc) for u in job.units), exc
     )
+
+
+def build_done(job: FetchJob, answer: Any, organization_id: str, fetched_at: datetime) -> JobDone:
+    """The writes of every unit ``job`` feeds, built from the server's ``answer``."""
+    ctx = RowContext(organization_id, job.entity, fetched_at)
+    writes = tuple(unit_write(u, u.stream.rows(answer, ctx), fetched_at) for u in job.units)
+    return JobDone(job, writes, answer)
+
+
+@attrs.frozen
+class _Fetched:
+    """A job's answer on its way from a worker to the consumer, rows not built yet."""
+
+    job: FetchJob
+    answer: Any
 
 
 async def run_job(
-    client: TabnineClient, organization_id: str, job: FetchJob, fetched_at: datetime, since: date
-) -> JobDone:
-    """Fetch one job and build its writes; raises the client's ``TabnineError``."""
+    client: TabnineClient, organization_id: str, job: FetchJob, since: date
+) -> _Fetched:
+    """Fetch one job; raises the client's ``TabnineError``."""
     answer = await fetch_answer(
         client, job.source, organization_id, job.entity, job.request, job.granularity, since
     )
-    ctx = RowContext(organization_id, job.entity, fetched_at)
-    return JobDone(
-        job, tuple(unit_write(u, u.stream.rows(answer, ctx), fetched_at) for u in job.units)
-    )
+    return _Fetched(job, answer)
 
 
 async def fetch_jobs(
     client: TabnineClient,
     organization_id: str,
-    jobs: Iterable[FetchJob],
+    jobs: Iterable[FetchJob] | JobProducer,
     consume: Callable[[JobDone | JobFailed], Awaitable[None]],
     *,
     fetched_at: datetime,
     since: date,
     progress: WalkProgress | None = None,
+    slots: anyio.CapacityLimiter | None = None,
 ) -> None:
     """Fetch every job with ``client.max_concurrency`` workers; hand each result to ``consume``.
 
     ``consume`` runs in the calling task, one result at a time, so it may write to a destination
     without locks; while it works, the workers wait on the bounded result stream. Cancelling the
-    caller stops every request.
+    caller stops every request; so does an error raised by ``consume`` or by a ``JobProducer``,
+    which then leaves this call as it is.
+
+    Args:
+        jobs: the jobs, or a ``JobProducer`` that sends them as it finds them.
+        progress: counts a finished or failed job as one unit, and its rows as records.
+        slots: held by a worker for each request; a producer that lists while jobs run lowers
+            its ``total_tokens`` to keep connections free for its listings.
     """
     workers = max(1, client.max_concurrency)
     send_jobs, receive_jobs = anyio.create_memory_object_stream[FetchJob](workers)
-    send_results, receive_results = anyio.create_memory_object_stream[JobDone | JobFailed](workers)
+    # Rows are built by the consumer, one job at a time: the buffers hold answers, not rows.
+    send_results, receive_results = anyio.create_memory_object_stream[_Fetched | JobFailed](workers)
 
     async def produce() -> None:
         async with send_jobs:
-            for job in jobs:
-                await send_jobs.send(job)
+            if callable(jobs):
+                await jobs(send_jobs.send)
+            else:
+                for job in jobs:
+                    await send_jobs.send(job)
+
+    async def fetch(job: FetchJob) -> _Fetched:
+        if slots is None:
+            return await run_job(client, organization_id, job, since)
+        async with slots:
+            return await run_job(client, organization_id, job, since)
 
     async def work(
         queue: anyio.abc.ObjectReceiveStream[FetchJob],
-        results: anyio.abc.ObjectSendStream[JobDone | JobFailed],
+        results: anyio.abc.ObjectSendStream[_Fetched | JobFailed],
     ) -> None:
         async with queue, results:
             async for job in queue:
                 try:
-                    item: JobDone | JobFailed = await run_job(
-                        client, organization_id, job, fetched_at, since
-                    )
+                    item: _Fetched | JobFailed = await fetch(job)
                 except TabnineError as exc:
                     item = failed_units(job, exc)
                 await results.send(item)
@@ -172,7 +226,13 @@ async def fetch_jobs(
                 tg.start_soon(work, receive_jobs.clone(), send_results.clone())
             receive_jobs.close()
             send_results.close()
-            async for item in receive_results:
+            async for fetched in receive_results:
+                item = (
+                    build_done(fetched.job, fetched.answer, organization_id, fetched_at)
+                    if isinstance(fetched, _Fetched)
+                    else fetched
+                )
+                del fetched
                 if progress is not None:
                     if isinstance(item, JobDone):
                         progress.units_done += 1

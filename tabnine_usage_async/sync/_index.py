@@ -20,7 +20,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from datetime import datetime, timedelta, timezone
 
-from ..orchestrator import Entity
+from .._units import Entity
 from ..windows import Window, format_datetime
 
 __all__ = ["UnitIndex", "group_name", "split_unit_key", "unit_key"]

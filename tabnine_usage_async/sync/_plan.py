@@ -22,7 +22,7 @@ from typing import Literal
 
 import attrs
 
-from ..orchestrator import Entity
+from .._units import Entity
 from ..streams import Stream
 from ..windows import Window, split_windows
 from ._index import UnitIndex, group_name, unit_key

@@ -25,6 +25,7 @@ from typing import Any
 import anyio
 import attrs
 
+from .._units import Entity, FailedUnit, WalkProgress
 from ..client import TabnineClient
 from ..destinations import (
     Destination,
@@ -36,7 +37,6 @@ from ..destinations import (
 from ..errors import InvalidParameterError, TabnineError
 from ..listing import Roster, list_members
 from ..models import Team
-from ..orchestrator import Entity, FailedUnit, WalkProgress
 from ..streams import RowContext, Stream, default_streams
 from ..windows import Window, format_datetime, to_utc
 from ._engine import (
