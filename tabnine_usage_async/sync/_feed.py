@@ -209,9 +209,7 @@ class RosterFeed:
             )
             listed = True
             woken.set()
-        members = {
-            m.id: Entity("user", m.id, m.team_ids, m.email) for m in roster.members
-        }
+        members = {m.id: Entity("user", m.id, m.team_ids, m.email) for m in roster.members}
         if self._keep_roster:
             self.roster = roster
         for user_id, planned in self.early.items():
