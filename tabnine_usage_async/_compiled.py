@@ -130,7 +130,6 @@ class Compiler:
         hints = typing.get_type_hints(cls)
         namespace: dict[str, Any] = {
             "_cls": cls,
-            "_M": _MISSING,
             "_R": Refused,
             "_MAX": _INT64_MAX,
             "_dts": _datetimes,
@@ -165,15 +164,22 @@ class Compiler:
             required = attribute.default is attrs.NOTHING
             if not required and attribute.default is not None:
                 return None  # no such field among the generated classes; keep it simple
+            # A subscript is cheaper than ``get`` when the key is there, as it nearly always is;
+            # a missing key costs an exception, which only absent optional fields pay.
             if required:
-                lines.append(f"    {var} = g({wire!r}, _M)")
-                lines.append(f"    if {var} is _M: raise _R")
-                guard = f"    if {var} is not None:" if inner is not None else "    if True:"
+                lines += [
+                    "    try:",
+                    f"        {var} = value[{wire!r}]",
+                    "    except KeyError:",
+                    "        raise _R from None",
+                ]
             else:
                 lines.append(f"    {var} = g({wire!r})")
-                guard = f"    if {var} is not None:"
-            lines.append(guard)
-            lines += [f"        {line}" for line in check]
+            if required and inner is None:
+                lines += [f"    {line}" for line in check]
+            else:
+                lines.append(f"    if {var} is not None:")
+                lines += [f"        {line}" for line in check]
             values.append((attribute.name, var, attribute.kw_only))
         namespace["_known"] = frozenset(known)
         # Unknown keys are rare; kept in the order the server sent them (outputs are stable).
