@@ -15,6 +15,7 @@ a ``DecodeError``. So the errors are exactly as before; only the success path is
 
 from __future__ import annotations
 
+import inspect
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -129,7 +130,6 @@ class Compiler:
         hints = typing.get_type_hints(cls)
         namespace: dict[str, Any] = {
             "_cls": cls,
-            "_M": _MISSING,
             "_R": Refused,
             "_MAX": _INT64_MAX,
             "_dts": _datetimes,
@@ -141,7 +141,7 @@ class Compiler:
             "    if value.__class__ is not dict: raise _R",
             "    g = value.get",
         ]
-        args = []
+        values: list[tuple[str, str, bool]] = []
         known = []
         for n, attribute in enumerate(attrs.fields(cls)):
             if attribute.name == "extra":
@@ -164,27 +164,32 @@ class Compiler:
             required = attribute.default is attrs.NOTHING
             if not required and attribute.default is not None:
                 return None  # no such field among the generated classes; keep it simple
+            # A subscript is cheaper than ``get`` when the key is there, as it nearly always is;
+            # a missing key costs an exception, which only absent optional fields pay.
             if required:
-                lines.append(f"    {var} = g({wire!r}, _M)")
-                lines.append(f"    if {var} is _M: raise _R")
-                guard = f"    if {var} is not None:" if inner is not None else "    if True:"
+                lines += [
+                    "    try:",
+                    f"        {var} = value[{wire!r}]",
+                    "    except KeyError:",
+                    "        raise _R from None",
+                ]
             else:
                 lines.append(f"    {var} = g({wire!r})")
-                guard = f"    if {var} is not None:"
-            lines.append(guard)
-            lines += [f"        {line}" for line in check]
-            # Positional where the class allows it: a keyword call costs more.
-            args.append(f"{attribute.name}={var}" if attribute.kw_only else var)
+            if required and inner is None:
+                lines += [f"    {line}" for line in check]
+            else:
+                lines.append(f"    if {var} is not None:")
+                lines += [f"        {line}" for line in check]
+            values.append((attribute.name, var, attribute.kw_only))
         namespace["_known"] = frozenset(known)
-        call = ", ".join(args)
         # Unknown keys are rare; kept in the order the server sent them (outputs are stable).
         lines += [
             "    if _known.issuperset(value):",
-            f"        return _cls({call})",
+            *_build(cls, values, "_E", namespace, "        "),
             "    extra = {}",
             "    for k in value:",
             "        if k not in _known: extra[k] = value[k]",
-            f"    return _cls({call}{', ' if call else ''}extra=extra)",
+            *_build(cls, values, "extra", namespace, "    "),
         ]
         exec("\n".join(lines), namespace)  # source written above from attrs fields
         structure: Structure = namespace["structure"]
@@ -237,6 +242,60 @@ class Compiler:
         else:
             return None
         return f"_i{n}"
+
+
+def _slot_setters(cls: type) -> dict[str, Callable[[Any, Any], None]] | None:
+    """Each attribute's slot setter, when an instance may be filled in without ``__init__``.
+
+    A frozen attrs ``__init__`` stores every field through ``object.__setattr__``, which costs
+    more than storing through the slot's own descriptor; with no validator, converter, default
+    factory, pre- or post-init hook and no slot but the fields', both leave the instance in the
+    same state.
+    """
+    if (
+        getattr(cls, "__attrs_pre_init__", None) is not None
+        or getattr(cls, "__attrs_post_init__", None) is not None
+    ):
+        return None
+    fields = attrs.fields(cls)
+    # Any slot that is not a field (a cached hash, say) is __init__'s to fill in.
+    slots = {name for klass in cls.__mro__ for name in klass.__dict__.get("__slots__", ())}
+    if not slots <= {a.name for a in fields} | {"__weakref__"}:
+        return None
+    setters = {}
+    for attribute in fields:
+        if (
+            attribute.validator is not None
+            or attribute.converter is not None
+            or isinstance(attribute.default, attrs.Factory)  # type: ignore[arg-type]
+        ):
+            return None
+        slot = inspect.getattr_static(cls, attribute.name, None)
+        if type(slot) is not types.MemberDescriptorType:
+            return None
+        setters[attribute.name] = slot.__set__
+    return setters
+
+
+def _build(
+    cls: type, values: list[tuple[str, str, bool]], extra: str, namespace: dict[str, Any], at: str
+) -> list[str]:
+    """Statements that return an instance of ``cls`` from ``values`` and ``extra``."""
+    setters = _slot_setters(cls)
+    if setters is None:
+        # Positional where the class allows it: a keyword call costs more.
+        call = ", ".join(f"{name}={var}" if kw_only else var for name, var, kw_only in values)
+        if extra != "_E":
+            call += f"{', ' if call else ''}extra={extra}"
+        return [f"{at}return _cls({call})"]
+    namespace["_new"] = object.__new__
+    namespace["_E"] = attrs.fields_dict(cls)["extra"].default
+    lines = [f"{at}o = _new(_cls)"]
+    for n, name in enumerate(setters):
+        namespace[f"_set{n}"] = setters[name]
+        var = extra if name == "extra" else next(v for a, v, _ in values if a == name)
+        lines.append(f"{at}_set{n}(o, {var})")
+    return [*lines, f"{at}return o"]
 
 
 def _exact_str(value: Any) -> str:

@@ -159,8 +159,17 @@ class Transport:
         ``path`` is already percent-encoded; ``endpoint`` is its template, used in errors.
         """
         url, shown = self._url(path, params)
+        # The first attempt directly: nearly every request succeeds at once, and the retry loop
+        # (a closure and another coroutine per call) only starts when it did not.
+        first: _Response | TransportError
+        try:
+            first = await self._attempt(url, shown, 0, self._headers, None)
+        except TransportError as exc:
+            first = exc
+        if isinstance(first, _Response) and 200 <= first.status < 300:
+            return parse_json(first.body, endpoint)
         response = await self._with_retries(
-            shown, lambda retry: self._attempt(url, shown, retry, self._headers, None)
+            shown, lambda retry: self._attempt(url, shown, retry, self._headers, None), first=first
         )
         return parse_json(response.body, endpoint)
 
@@ -203,16 +212,25 @@ class Transport:
         attempt: Callable[[int], Awaitable[_Response]],
         *,
         may_retry: Callable[[], bool] = lambda: True,
+        first: _Response | TransportError | None = None,
     ) -> _Response:
-        """Run ``attempt(retry)`` until a 2xx answer, a final error or the retry budget ends."""
+        """Run ``attempt(retry)`` until a 2xx answer, a final error or the retry budget ends.
+
+        ``first`` is the outcome of a first attempt the caller already made, if any.
+        """
         retry = 0
+        outcome = first
         while True:
             retry_after: float | None = None
-            try:
-                response = await attempt(retry)
-            except TransportError as exc:
-                failure: TransportError | APIStatusError = exc
-                retryable = transport_error_is_retryable(exc) and may_retry()
+            if outcome is None:
+                try:
+                    outcome = await attempt(retry)
+                except TransportError as exc:
+                    outcome = exc
+            response, outcome = outcome, None
+            if isinstance(response, TransportError):
+                failure: TransportError | APIStatusError = response
+                retryable = transport_error_is_retryable(response) and may_retry()
                 pause_everyone = False
             else:
                 if 200 <= response.status < 300:

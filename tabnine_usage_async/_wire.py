@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 _GRANULARITIES = ", ".join(repr(g.value) for g in Granularity)
+_GRANULARITY_VALUES: dict[str, Granularity] = {g.value: g for g in Granularity}
 _MAX_MESSAGE = 500  # characters of a non-JSON error body kept in a message (proxies send pages)
 _TOKEN_FORBIDDEN = re.compile(r"[\s\x00-\x1f\x7f]")
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -75,9 +76,11 @@ def parse_granularity(value: Granularity | str) -> Granularity:
     >>> parse_granularity("weekly")
     <Granularity.WEEKLY: 'weekly'>
     """
-    if isinstance(value, Granularity):
-        return value
     if isinstance(value, str):
+        # Members and their exact values (every call of a walk) skip the enum's lookup machinery.
+        found = _GRANULARITY_VALUES.get(value)
+        if found is not None:
+            return found
         try:
             return Granularity(value.strip().lower())
         except ValueError:

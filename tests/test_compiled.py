@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -21,7 +24,7 @@ from tabnine_usage_async import (
     UsageReportV2,
     User,
 )
-from tabnine_usage_async._compiled import Refused
+from tabnine_usage_async._compiled import Compiler, Refused, _slot_setters
 from tabnine_usage_async._convert import _COMPILED, decode, make_converter
 
 from .test_convert import MODELS, REPORT, json_values
@@ -173,3 +176,95 @@ def test_nested_models_are_typed() -> None:
     assert isinstance(block, UsageBlock)
     assert isinstance(block.code_completions, CodeCompletionsUsage)
     assert isinstance(block.chat, ChatUsage)
+
+
+def test_models_filled_in_without_init_behave_like_constructed_ones() -> None:
+    """A block built slot by slot is equal, hashes, prints and stays frozen like __init__'s."""
+    wire = {"activeUsers": 1, "completions": 2, "lines": 3, "automationFactor": 0.5}
+    got = _compiled_or_refused(wire, CodeCompletionsUsage)
+    built = CodeCompletionsUsage(active_users=1, completions=2, lines=3, automation_factor=0.5)
+    assert type(got) is CodeCompletionsUsage
+    assert got == built
+    assert repr(got) == repr(built)
+    assert got.extra == {} and got.keystrokes is None
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        got.lines = 4  # type: ignore[misc]
+    assert hash(attrs.evolve(got, extra=())) == hash(attrs.evolve(built, extra=()))
+
+
+_NOTHING_EXTRA: Mapping[str, Any] = MappingProxyType({})
+
+
+@attrs.frozen
+class _Plain:
+    count: int
+    extra: Mapping[str, Any] = attrs.field(default=_NOTHING_EXTRA, kw_only=True)
+
+
+@attrs.frozen
+class _Checked:
+    count: int = attrs.field(validator=attrs.validators.lt(5))
+    extra: Mapping[str, Any] = attrs.field(default=_NOTHING_EXTRA, kw_only=True)
+
+
+@attrs.frozen
+class _FactoryExtra:
+    count: int
+    extra: dict[str, Any] = attrs.field(factory=dict, kw_only=True)
+
+
+@attrs.frozen
+class _PostInit:
+    count: int
+    extra: Mapping[str, Any] = attrs.field(default=_NOTHING_EXTRA, kw_only=True)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "count", self.count * 2)
+
+
+@attrs.frozen(cache_hash=True)
+class _CachedHash:
+    count: int
+    extra: Mapping[str, Any] = attrs.field(default=_NOTHING_EXTRA, kw_only=True)
+
+
+@attrs.frozen(slots=False)
+class _NoSlots:
+    count: int
+    extra: Mapping[str, Any] = attrs.field(default=_NOTHING_EXTRA, kw_only=True)
+
+
+@pytest.mark.parametrize(
+    ("cls", "fills_slots"),
+    [
+        (CodeCompletionsUsage, True),
+        (UsageBlock, True),
+        (_Plain, True),
+        (_Checked, False),
+        (_FactoryExtra, False),
+        (_PostInit, False),
+        (_CachedHash, False),
+        (_NoSlots, False),
+    ],
+    ids=lambda v: getattr(v, "__name__", str(v)),
+)
+def test_only_plain_slotted_classes_skip_their_init(cls: type, fills_slots: bool) -> None:
+    """Validators, converters, init hooks, cached hashes or no slots keep the class's __init__."""
+    assert (_slot_setters(cls) is not None) is fills_slots
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [_Plain, _Checked, _FactoryExtra, _PostInit, _CachedHash, _NoSlots],
+    ids=lambda c: c.__name__,
+)
+def test_every_kind_of_class_is_built_as_its_init_builds_it(cls: type) -> None:
+    """Slot by slot or through __init__ (hooks and all), the written function builds the same."""
+    compiler = Compiler({cls: {}}, {}, {})
+    structure = compiler.get(cls)
+    assert structure is not None
+    assert structure({"count": 3, "x": 1}) == cls(count=3, extra={"x": 1})
+    assert structure({"count": 3}) == cls(count=3)
+    if cls is _Checked:
+        with pytest.raises(ValueError, match="count"):
+            structure({"count": 7})

@@ -261,7 +261,7 @@ def test_parse_granularity(value: Any, expected: Granularity) -> None:
     assert parse_granularity(value) is expected
 
 
-@pytest.mark.parametrize("value", ["day", "hourly", "", 3, None])
+@pytest.mark.parametrize("value", ["day", "hourly", "", 3, None, ["daily"]])
 def test_parse_granularity_names_allowed_values(value: Any) -> None:
     """Anything else is rejected with the list of allowed values."""
     with pytest.raises(InvalidParameterError, match="'all', 'daily', 'weekly', 'monthly'"):
