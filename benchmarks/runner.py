@@ -394,9 +394,7 @@ def walk(runner: Runner, mode: Mode) -> dict[str, Any]:
         "concurrency": CONCURRENCY,
         "start": walk_start(mode.walk_months),
         "end": WALK_END,
-        # One block per monthly window: with daily blocks the single-process fake server spends
-        # about 0.85 ms of CPU per answer and, at ~1,180 answers/s, becomes the bottleneck
-        # before the 1,280/s that 64 requests at 50 ms need, which would measure the server.
+        # One block per monthly window: what the target was set on, and a short warm-up.
         "granularity": "monthly",
         "window": "month",
         "sample_units": mode.sequential_sample,
