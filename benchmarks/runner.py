@@ -82,7 +82,7 @@ def _server(**options: Any) -> Iterator[FakeTabnineProcess]:
 
 @dataclass
 class StaticServer:
-    """``benchmarks.static_server`` in a child process: the same surface as a fake process."""
+    """A static or replay server in a child process: the same surface as a fake process."""
 
     base_url: str
     token: str
