@@ -82,7 +82,7 @@ def _server(**options: Any) -> Iterator[FakeTabnineProcess]:
 
 @dataclass
 class StaticServer:
-    """``benchmarks.static_server`` in a child process: the same surface as a fake process."""
+    """A static or replay server in a child process: the same surface as a fake process."""
 
     base_url: str
     token: str
@@ -156,13 +156,52 @@ def _static_server(workdir: Path, bodies: dict[str, str]) -> Iterator[StaticServ
             process.wait()
 
 
+@contextmanager
+def _replay_server(
+    workdir: Path, fake: FakeTabnineProcess, latencies: list[tuple[float, float]]
+) -> Iterator[list[StaticServer]]:
+    """``benchmarks.replay_server`` in front of ``fake``: one listener per (latency, jitter) ms.
+
+    The listeners share one process, one recording and one set of counters.
+    """
+    config = {
+        "upstream": fake.base_url,
+        "token": fake.token,
+        "seed": SEED,
+        "listeners": [
+            {
+                "latency_ms": latency,
+                "jitter_ms": jitter,
+                "distribution": "uniform" if jitter else "fixed",
+            }
+            for latency, jitter in latencies
+        ],
+    }
+    path = workdir / "replay.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    command = [sys.executable, "-m", "benchmarks.replay_server", str(path)]
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        ready = json.loads(process.stdout.readline())
+        _pin(process.pid, SERVER_CPUS)
+        yield [StaticServer(url, ready["token"], process) for url in ready["base_urls"]]
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def _server_stats(fake: FakeTabnineProcess | StaticServer) -> dict[str, Any]:
     with urllib.request.urlopen(fake.base_url + "/__fake__/stats?log=0", timeout=30) as reply:
         data: dict[str, Any] = json.load(reply)
-    return {
-        key: data[key]
-        for key in ("total_requests", "max_in_flight", "rate_limited", "max_in_one_second")
-    } | {"per_second": data["per_second"]}
+    keys: tuple[str, ...] = ("total_requests", "max_in_flight", "rate_limited", "max_in_one_second")
+    # A replay server also counts the requests it had recorded (hits) and had not (misses).
+    keys += tuple(key for key in ("hits", "misses") if key in data)
+    return {key: data[key] for key in keys} | {"per_second": data["per_second"]}
 
 
 def _process_cpu(pid: int) -> float | None:
@@ -189,14 +228,10 @@ class Runner:
         if self.verbose:
             print(text, file=sys.stderr, flush=True)
 
-    def run(
-        self,
-        scenario: str,
-        fake: FakeTabnineProcess | StaticServer,
-        spec: dict[str, Any],
-        **labels: Any,
-    ) -> dict[str, Any]:
-        """Run ``spec`` in a fresh child process against ``fake``; record the run."""
+    def _child(
+        self, scenario: str, fake: FakeTabnineProcess | StaticServer, spec: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Run ``spec`` in a fresh child process against ``fake``: its result and server stats."""
         self._count += 1
         spec = {"base_url": fake.base_url, "token": fake.token, **spec}
         path = self.workdir / f"spec-{self._count}.json"
@@ -209,12 +244,40 @@ class Runner:
         stdout, _ = child.communicate()
         if child.returncode != 0:
             raise RuntimeError(f"{scenario}/{spec['contender']} failed (exit {child.returncode})")
-        result = json.loads(stdout.strip().splitlines()[-1])
+        result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
         server_cpu_after = _process_cpu(fake.process.pid)
         server = _server_stats(fake)
         if server_cpu_before is not None and server_cpu_after is not None:
             # Includes answering the stats reset, which is negligible next to a run.
             server["cpu"] = server_cpu_after - server_cpu_before
+        return result, server
+
+    def warm_up(self, scenario: str, replay: StaticServer, spec: dict[str, Any]) -> None:
+        """An untimed, unrecorded run that fills a replay server's recording."""
+        result, server = self._child(scenario, replay, spec)
+        self.log(
+            f"  {scenario:<8} {spec['contender']:<10} {'warm-up':<14} "
+            f"{result['elapsed']:7.2f} s  recorded={server.get('misses', 0)}"
+        )
+
+    def run(
+        self,
+        scenario: str,
+        fake: FakeTabnineProcess | StaticServer,
+        spec: dict[str, Any],
+        **labels: Any,
+    ) -> dict[str, Any]:
+        """Run ``spec`` in a fresh child process against ``fake``; record the run.
+
+        Against a replay server, the run fails if any request missed the recording: it would
+        have waited on the fake server, which is what the replay takes out of the measurement.
+        """
+        result, server = self._child(scenario, fake, spec)
+        if server.get("misses"):
+            raise RuntimeError(
+                f"{scenario}/{spec['contender']}: {server['misses']} requests missed the "
+                "replay recording in a timed run"
+            )
         record = {
             "scenario": scenario,
             "contender": spec["contender"],
@@ -228,6 +291,7 @@ class Runner:
         self.log(
             f"  {scenario:<8} {spec['contender']:<10} {shown:<14} {result['elapsed']:7.2f} s  "
             f"ok={result['ok']} server={server['total_requests']} 429={server['rate_limited']}"
+            + (f" misses={server['misses']}" if "misses" in server else "")
         )
         if result["failed"]:
             self.log(f"  warning: {result['failed']} requests failed in this run")
@@ -302,6 +366,19 @@ def overhead(runner: Runner, mode: Mode) -> dict[str, Any]:
     return params
 
 
+def _warm_up(
+    runner: Runner, replay: StaticServer, spec: dict[str, Any], contenders: tuple[str, ...]
+) -> None:
+    """One untimed run of each contender, so the replay server holds every answer it will need.
+
+    Each contender builds its own URLs (query order, paging), so each needs its own pass. The
+    replay server's listeners share the recording, and the walk at concurrency 256 asks for the
+    same URLs as at 64: one pass over the fast listener serves every timed run.
+    """
+    for contender in contenders:
+        runner.warm_up("walk", replay, spec | {"contender": contender})
+
+
 def walk(runner: Runner, mode: Mode) -> dict[str, Any]:
     params = {
         "users": mode.walk_users,
@@ -317,46 +394,53 @@ def walk(runner: Runner, mode: Mode) -> dict[str, Any]:
         "concurrency": CONCURRENCY,
         "start": walk_start(mode.walk_months),
         "end": WALK_END,
-        # One block per monthly window: with daily blocks the single-process fake server spends
-        # about 0.85 ms of CPU per answer and, at ~1,180 answers/s, becomes the bottleneck
-        # before the 1,280/s that 64 requests at 50 ms need, which would measure the server.
+        # One block per monthly window: what the target was set on, and a short warm-up.
         "granularity": "monthly",
         "window": "month",
         "sample_units": mode.sequential_sample,
     }
-    with _server(users=mode.walk_users, latency_ms=mode.walk_latency_ms) as fake:
+    # The fake server answers without latency, once per distinct request, behind a replay
+    # server that records its answers and plays them back after the latency: the fake's own
+    # CPU per answer would otherwise pace a burst of 64 answers (see the README).
+    contenders = ("ours", "aiohttp", "httpx", "sequential")
+    with ExitStack() as stack:
+        fake = stack.enter_context(_server(users=mode.walk_users))
+        jitter = mode.walk_latency_ms * WALK_JITTER
+        latencies = [
+            (mode.walk_latency_ms, 0.0),
+            (mode.walk_latency_ms, jitter),
+            (mode.slow_latency_ms, 0.0),
+        ]
+        fast, jittered, slow = stack.enter_context(_replay_server(runner.workdir, fake, latencies))
+        _warm_up(runner, fast, walk_spec, contenders)
 
         def go(contender: str, run: int) -> None:
-            runner.run("walk", fake, walk_spec | {"contender": contender}, run=run, jitter_ms=0)
+            runner.run("walk", fast, walk_spec | {"contender": contender}, run=run, jitter_ms=0)
 
         # httpx is ten times slower here and not a target: one run of it is enough.
         _interleaved(runner, mode.walk_runs, ("ours", "aiohttp"), go)
         go("httpx", 0)
         # Slow by design, so once: it only shows the "before" picture.
         go("sequential", 0)
-    # The same mean latency with jitter, as on a real network. With a fixed latency, the
-    # requests that start together come back together and queue for one core on each side,
-    # so the burst never spreads out; this pair of rows shows how much of the gap that is.
-    jitter = mode.walk_latency_ms * WALK_JITTER
-    params["jitter_ms"] = jitter
-    jittered = {"latency_jitter_ms": jitter, "latency_distribution": "uniform"}
-    with _server(users=mode.walk_users, latency_ms=mode.walk_latency_ms, **jittered) as fake:
+        # The same mean latency with jitter, as on a real network. With a fixed latency, the
+        # requests that start together come back together and queue for one core on each side,
+        # so the burst never spreads out; this pair of rows shows how much of the gap that is.
+        params["jitter_ms"] = jitter
 
         def go_jittered(contender: str, run: int) -> None:
             spec = walk_spec | {"contender": contender}
-            runner.run("walk", fake, spec, run=run, jitter_ms=jitter)
+            runner.run("walk", jittered, spec, run=run, jitter_ms=jitter)
 
         _interleaved(runner, mode.walk_runs, ("ours", "aiohttp"), go_jittered)
-    # A slow private installation: ten times the latency, four times the requests in flight.
-    params["slow_latency_ms"] = mode.slow_latency_ms
-    params["slow_concurrency"] = SLOW_CONCURRENCY
-    slow_spec = walk_spec | {"concurrency": SLOW_CONCURRENCY}
-    with _server(users=mode.walk_users, latency_ms=mode.slow_latency_ms) as fake:
+        # A slow private installation: ten times the latency, four times the requests in flight.
+        params["slow_latency_ms"] = mode.slow_latency_ms
+        params["slow_concurrency"] = SLOW_CONCURRENCY
+        slow_spec = walk_spec | {"concurrency": SLOW_CONCURRENCY}
 
         def go_slow(contender: str, run: int) -> None:
             spec = slow_spec | {"contender": contender}
             labels = {"latency_ms": mode.slow_latency_ms, "concurrency": SLOW_CONCURRENCY}
-            runner.run("walk", fake, spec, run=run, jitter_ms=0, **labels)
+            runner.run("walk", slow, spec, run=run, jitter_ms=0, **labels)
 
         _interleaved(runner, mode.walk_runs, ("ours", "aiohttp"), go_slow)
     return params

@@ -435,6 +435,9 @@ def _walk(runs: list[dict[str, Any]], params: dict[str, Any]) -> Summary:
         "whole organization first, ours fetches while it lists.",
         "client CPU % and server CPU %: each process's CPU time over the run's wall time (one "
         "core each); neither near 100 means the run measures latency, not CPU.",
+        "The server is a replay server: it answers each request with the fake server's answer "
+        "to it, recorded in an untimed warm-up run of each contender, after the latency; every "
+        "timed run was served from the recording alone (a run with a miss fails).",
         "The sequential row is not measured end to end: it lists the organization, fetches an "
         "evenly spread sample of units one at a time, and extrapolates to every unit.",
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 from tabnine_usage_async.testing import DEFAULT_TODAY, Dataset
 
@@ -149,3 +149,30 @@ def test_account_utilization_counts_match_the_users() -> None:
     assert row["deactivated"] == sum(1 for u in data.users if not u.active)
     assert row["registered"] == sum(1 for u in data.users if u.active and u.verified)
     assert row["pending"] == sum(1 for u in data.users if u.active and not u.verified)
+
+
+def test_team_utilization_follows_roster_changes() -> None:
+    """A team's seat counts change when a member is deactivated or a user joins it."""
+    data = Dataset(seed=3, teams=4, users=60)
+    team = next(t for t in data.teams if any(data.user(u).active for u in t.member_ids))
+    before = data.team_utilization(team.id)
+    assert sum(before.values()) == len(team.member_ids)
+    member = next(u for u in team.member_ids if data.user(u).active and data.user(u).verified)
+    moment = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    data.deactivate_user(member, moment)
+    after = data.team_utilization(team.id)
+    assert after["deactivated"] == before["deactivated"] + 1
+    assert after["registered"] == before["registered"] - 1
+    data.add_user(moment, team_ids=[team.id])
+    assert data.team_utilization(team.id)["registered"] == after["registered"] + 1
+    assert data.team_json(team.id)["usersCount"] == sum(data.team_utilization(team.id).values())
+
+
+def test_team_utilization_answers_are_independent_copies() -> None:
+    """Changing a returned count does not change the next answer."""
+    data = Dataset(seed=3, teams=4, users=60)
+    team_id = data.teams[0].id
+    first = data.team_utilization(team_id)
+    expected = dict(first)
+    first["registered"] = -1
+    assert data.team_utilization(team_id) == expected

@@ -242,6 +242,9 @@ class Dataset:
             for active in (True, False)
         }
         self._invitations: dict[str | None, tuple[dict[str, Any], ...]] = {}
+        # Filled per team on first use: a user listing writes every listed user's teams, and
+        # counting a team's members each time made the listing quadratic in team size.
+        self._utilization: dict[str, dict[str, int]] = {}
 
     def _make_users(
         self,
@@ -470,12 +473,17 @@ class Dataset:
 
     def team_utilization(self, team_id: str) -> dict[str, int]:
         """``{registered, deactivated, invited}`` for a team; the three add up to its size."""
-        members = self.team_members(team_id)
-        return {
-            "registered": sum(1 for u in members if u.active and u.verified),
-            "deactivated": sum(1 for u in members if not u.active),
-            "invited": sum(1 for u in members if u.active and not u.verified),
-        }
+        counts = self._utilization.get(team_id)
+        if counts is None:
+            members = self.team_members(team_id)
+            counts = {
+                "registered": sum(1 for u in members if u.active and u.verified),
+                "deactivated": sum(1 for u in members if not u.active),
+                "invited": sum(1 for u in members if u.active and not u.verified),
+            }
+            self._utilization[team_id] = counts
+        # A copy: callers may change what they get without changing the cache.
+        return dict(counts)
 
     def license(self, *, agent: bool = True) -> dict[str, Any]:
         """The ``license`` object of ``GET /api/v1/license`` (``agent``: with the Agent feature)."""
