@@ -137,16 +137,15 @@ def _static_bodies(workdir: Path) -> tuple[dict[str, str], str, str]:
 
 
 @contextmanager
-def _static_server(workdir: Path, bodies: dict[str, str]) -> Iterator[StaticServer]:
-    mapping = workdir / "static-bodies.json"
-    mapping.write_text(json.dumps(bodies), encoding="utf-8")
-    command = [sys.executable, "-m", "benchmarks.static_server", str(mapping)]
+def _server_process(module: str, config: Path) -> Iterator[tuple[subprocess.Popen[str], Any]]:
+    """Run ``python -m module config`` pinned to the server core; yield it and its ready line."""
+    command = [sys.executable, "-m", module, str(config)]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:
         assert process.stdout is not None
         ready = json.loads(process.stdout.readline())
         _pin(process.pid, SERVER_CPUS)
-        yield StaticServer(ready["base_url"], ready["token"], process)
+        yield process, ready
     finally:
         process.terminate()
         try:
@@ -154,6 +153,14 @@ def _static_server(workdir: Path, bodies: dict[str, str]) -> Iterator[StaticServ
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def _static_server(workdir: Path, bodies: dict[str, str]) -> Iterator[StaticServer]:
+    mapping = workdir / "static-bodies.json"
+    mapping.write_text(json.dumps(bodies), encoding="utf-8")
+    with _server_process("benchmarks.static_server", mapping) as (process, ready):
+        yield StaticServer(ready["base_url"], ready["token"], process)
 
 
 @contextmanager
@@ -179,20 +186,8 @@ def _replay_server(
     }
     path = workdir / "replay.json"
     path.write_text(json.dumps(config), encoding="utf-8")
-    command = [sys.executable, "-m", "benchmarks.replay_server", str(path)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    try:
-        assert process.stdout is not None
-        ready = json.loads(process.stdout.readline())
-        _pin(process.pid, SERVER_CPUS)
+    with _server_process("benchmarks.replay_server", path) as (process, ready):
         yield [StaticServer(url, ready["token"], process) for url in ready["base_urls"]]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def _server_stats(fake: FakeTabnineProcess | StaticServer) -> dict[str, Any]:
