@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import random
 import re
-import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta, timezone
@@ -25,6 +23,7 @@ from tabnine_usage_async.testing import Dataset, FakeTabnine, serve_fake_tabnine
 
 from . import _sync_truth as truth
 from .conftest import FAST_RETRIES
+from .kill_support import kill_then_finish, units_done_skipped
 from .test_cli import child_env, error_lines, fake_in_thread
 
 UTC = timezone.utc
@@ -153,29 +152,13 @@ def test_killed_then_resumed_with_two_streams_writes_each_row_once(tmp_path: Pat
         )
         assert whole.returncode == 0, whole.stderr
         argv = [*base, "--concurrency", "2", "--output", str(folder)]
-        for low, high in ((0.2, 1.5), (2.1, 2.8)):
-            child = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
-            try:
-                before = sum(fake.stats.requests_by_route[r] for r in V2_USAGE)
-                deadline = time.monotonic() + 30
-                while (
-                    sum(fake.stats.requests_by_route[r] for r in V2_USAGE) == before
-                    and time.monotonic() < deadline
-                ):
-                    time.sleep(0.01)
-                time.sleep(rng.uniform(low, high))
-                assert child.poll() is None, "the backfill ended before it was killed"
-                child.send_signal(signal.SIGKILL)
-            finally:
-                child.kill()
-                child.wait()
-        final = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+        v2_requests = lambda: sum(fake.stats.requests_by_route[r] for r in V2_USAGE)  # noqa: E731
+        final = kill_then_finish(argv, env, v2_requests, ((0.2, 1.5), (2.1, 2.8)), rng)
     assert final.returncode == 0, final.stderr
-    counts = re.search(r"units: (\d+) done, (\d+) skipped", final.stderr)
-    assert counts is not None, final.stderr
-    assert int(counts.group(2)) > 0, "no run before the last committed anything"
+    done, skipped = units_done_skipped(final.stderr)
+    assert skipped > 0, "no run before the last committed anything"
     entities = 1 + len(DATA.teams) + len(DATA.users)
-    assert int(counts.group(1)) + int(counts.group(2)) == entities * 40 + 1  # + the users table
+    assert done + skipped == entities * 40 + 1  # + the users table
     for stream in ("usage", "users"):
         got, expected = export(folder, stream), export(reference, stream)
         assert comparable(got) == comparable(expected), stream

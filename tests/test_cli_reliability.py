@@ -10,12 +10,9 @@ import csv
 import json
 import os
 import random
-import re
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -25,6 +22,7 @@ from tabnine_usage_async.cli import main
 from tabnine_usage_async.sinks import read_records
 from tabnine_usage_async.testing import Dataset, ScriptedFault
 
+from .kill_support import kill_then_finish, units_done_skipped
 from .test_cli import (
     UNUSED_URL,
     child_env,
@@ -89,25 +87,12 @@ def test_killed_three_times_then_resumed_equals_an_uninterrupted_run(
         argv += [fake.base_url, *SPAN, "--concurrency", "2", "--output", str(output)]
         # The first kill may land before anything is committed; the later ones after a commit
         # (every 2 s), so that the resumed runs really skip work.
-        for low, high in ((0.2, 1.5), (2.1, 2.8), (2.1, 2.8)):
-            child = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
-            try:
-                before = usage_requests(fake)
-                deadline = time.monotonic() + 30
-                while usage_requests(fake) == before and time.monotonic() < deadline:
-                    time.sleep(0.01)
-                time.sleep(rng.uniform(low, high))
-                assert child.poll() is None, "the backfill ended before it was killed"
-                child.send_signal(signal.SIGKILL)
-            finally:
-                child.kill()
-                child.wait()
-        final = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+        moments = ((0.2, 1.5), (2.1, 2.8), (2.1, 2.8))
+        final = kill_then_finish(argv, env, lambda: usage_requests(fake), moments, rng)
     assert final.returncode == 0, final.stderr
-    skipped = re.search(r"units: (\d+) done, (\d+) skipped", final.stderr)
-    assert skipped is not None, final.stderr
-    assert int(skipped.group(2)) > 0, "no run before the last committed anything"
-    assert int(skipped.group(1)) + int(skipped.group(2)) == UNITS
+    done, skipped = units_done_skipped(final.stderr)
+    assert skipped > 0, "no run before the last committed anything"
+    assert done + skipped == UNITS
     rows = read_records(output)
     assert len({row_key(r) for r in rows}) == len(rows) == UNITS
     assert sorted_rows(rows) == uninterrupted
