@@ -34,6 +34,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -370,15 +371,6 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--daily needs --rows of at least {DAYS} (one user)")
         _daily_table(args, kinds)
         return
-    server = None
-    postgres = args.postgres
-    if "postgresql" in kinds and postgres is None:
-        from tests.postgres_server import PostgresServer
-
-        server = PostgresServer()
-        server.init()
-        server.start()
-        postgres = server.url(password=True)
     lines = [
         f"Writing {args.rows // DAYS * DAYS:,} usage rows ({args.rows // DAYS:,} user-months), "
         f"batches of {BATCH_ROWS:,} rows; one fresh process each.",
@@ -387,11 +379,11 @@ def main(argv: list[str] | None = None) -> None:
         + (" lookback s |" if args.lookback else ""),
         "|---|---:|---:|---:|---:|---:|" + ("---:|" if args.lookback else ""),
     ]
-    try:
+    with _postgres_url(kinds, args.postgres) as postgres:
         for index, kind in enumerate(kinds):
             folder = Path(tempfile.mkdtemp(prefix="bench-dest-"))
             try:
-                target = _target(kind, folder, postgres or "", index)
+                target = _target(kind, folder, postgres, index)
                 m = _measure(kind, target, args.rows, args.lookback, 0)
                 size = _size(target) if kind != "postgresql" else float("nan")
             finally:
@@ -407,9 +399,6 @@ def main(argv: list[str] | None = None) -> None:
                 second = m["lookback"]
                 lines[-1] += " - |" if second is None else f" {second:.1f} |"
             print(lines[-1], file=sys.stderr, flush=True)
-    finally:
-        if server is not None:
-            server.cleanup()
     print("\n".join(lines))
     print(
         f"\nMachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}; "
@@ -417,17 +406,25 @@ def main(argv: list[str] | None = None) -> None:
     )
 
 
+@contextmanager
+def _postgres_url(kinds: list[str], given: str | None) -> Iterator[str]:
+    """The PostgreSQL URL to write to: ``given``, or a server started here when a kind needs one."""
+    if "postgresql" not in kinds or given is not None:
+        yield given or ""
+        return
+    from tests.postgres_server import PostgresServer
+
+    server = PostgresServer()
+    server.init()
+    server.start()
+    try:
+        yield server.url(password=True)
+    finally:
+        server.cleanup()
+
+
 def _daily_table(args: argparse.Namespace, kinds: list[str]) -> None:
     """Measure ``--daily`` for each kind and print its table."""
-    server = None
-    postgres = args.postgres
-    if "postgresql" in kinds and postgres is None:
-        from tests.postgres_server import PostgresServer
-
-        server = PostgresServer()
-        server.init()
-        server.start()
-        postgres = server.url(password=True)
     users = args.rows // DAYS
     lines = [
         f"{users:,} users, one month of daily usage rows ({users * DAYS:,} rows): a first sync of "
@@ -439,11 +436,11 @@ def _daily_table(args: argparse.Namespace, kinds: list[str]) -> None:
         "| read s | read CPU s | report read s | report read CPU s |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    try:
+    with _postgres_url(kinds, args.postgres) as postgres:
         for index, kind in enumerate(kinds):
             folder = Path(tempfile.mkdtemp(prefix="bench-dest-"))
             try:
-                target = _target(kind, folder, postgres or "", index)
+                target = _target(kind, folder, postgres, index)
                 m = _measure(kind, target, args.rows, False, args.daily)
             finally:
                 shutil.rmtree(folder, ignore_errors=True)
@@ -454,9 +451,6 @@ def _daily_table(args: argparse.Namespace, kinds: list[str]) -> None:
                 f"{m['report_read_wall']:.2f} | {m['report_read_cpu']:.2f} |"
             )
             print(lines[-1], file=sys.stderr, flush=True)
-    finally:
-        if server is not None:
-            server.cleanup()
     print("\n".join(lines))
     print(f"\nMachine: {os.cpu_count()} cores, Python {sys.version.split()[0]}.")
 
