@@ -30,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import selectors
 import signal
 import sys
 from collections import Counter
@@ -247,7 +248,16 @@ async def _serve(config: dict[str, Any]) -> None:
 
 def main(argv: list[str]) -> int:
     """Replay the fake server named in the JSON config file ``argv[0]`` until SIGTERM."""
-    asyncio.run(_serve(json.loads(Path(argv[0]).read_text(encoding="utf-8"))))
+    config = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
+    # select() takes its timeout in microseconds, epoll in whole milliseconds rounded up: on
+    # epoll every answer would go out up to a millisecond late, 1-2 % of a 50 ms round trip
+    # that the client would be blamed for. The walk's 256 connections stay far below select's
+    # 1024 descriptors.
+    loop = asyncio.SelectorEventLoop(selectors.SelectSelector())
+    try:
+        loop.run_until_complete(_serve(config))
+    finally:
+        loop.close()
     return 0
 
 
