@@ -195,7 +195,7 @@ def _server_stats(fake: FakeTabnineProcess | StaticServer) -> dict[str, Any]:
         data: dict[str, Any] = json.load(reply)
     keys: tuple[str, ...] = ("total_requests", "max_in_flight", "rate_limited", "max_in_one_second")
     # A replay server also counts the requests it had recorded (hits) and had not (misses).
-    keys += tuple(key for key in ("hits", "misses") if key in data)
+    keys += tuple(key for key in ("hits", "misses", "late_ms") if key in data)
     return {key: data[key] for key in keys} | {"per_second": data["per_second"]}
 
 

@@ -158,6 +158,10 @@ class Transport:
 
         ``path`` is already percent-encoded; ``endpoint`` is its template, used in errors.
         """
+        return parse_json(await self.get_body(path, params), endpoint)
+
+    async def get_body(self, path: str, params: Mapping[str, str]) -> bytes:
+        """GET ``path`` and return the 2xx body, unparsed, retrying what is transient."""
         url, shown = self._url(path, params)
         # The first attempt directly: nearly every request succeeds at once, and the retry loop
         # (a closure and another coroutine per call) only starts when it did not.
@@ -167,11 +171,11 @@ class Transport:
         except TransportError as exc:
             first = exc
         if isinstance(first, _Response) and 200 <= first.status < 300:
-            return parse_json(first.body, endpoint)
+            return first.body
         response = await self._with_retries(
             shown, lambda retry: self._attempt(url, shown, retry, self._headers, None), first=first
         )
-        return parse_json(response.body, endpoint)
+        return response.body
 
     async def stream_get(
         self,

@@ -30,6 +30,7 @@ import aiohttp
 from ._convert import decode
 from ._network import resolve_proxy, resolve_tls
 from ._transport import DEFAULT_MAX_RESPONSE_BYTES, ClientStats, Transport
+from ._unparsed import Unparsed
 from ._wire import (
     MAX_AUDIT_PAGE,
     RetryPolicy,
@@ -393,6 +394,39 @@ class TabnineClient:
         ids: Mapping[str, str],
         cls: type[T] | Any = UsageReport,
     ) -> T:
+        params = await self._usage_params(start, end, granularity, organization_id, ids)
+        # The transport directly, not through ``_get_model``: this runs for every unit of a walk.
+        body = await self._transport.get_json(path, params, endpoint=path)
+        result: T = decode(body, cls, endpoint=path)
+        return result
+
+    async def _usage_unparsed(
+        self,
+        path: str,
+        start: DateLike,
+        end: DateLike,
+        granularity: Granularity | str,
+        organization_id: str | None,
+        ids: Mapping[str, str],
+        cls: type[T],
+    ) -> Unparsed[T]:
+        """Like ``_usage``, but the body is parsed and structured later, by ``Unparsed.decode``.
+
+        For the engine: a worker that has its answer sends the next request at once, and the
+        CPU work of reading the answer happens while that request is on the wire.
+        """
+        checked = {key: _id(key, value) for key, value in ids.items()}
+        params = await self._usage_params(start, end, granularity, organization_id, checked)
+        return Unparsed(await self._transport.get_body(path, params), cls, path)
+
+    async def _usage_params(
+        self,
+        start: DateLike,
+        end: DateLike,
+        granularity: Granularity | str,
+        organization_id: str | None,
+        ids: Mapping[str, str],
+    ) -> dict[str, str]:
         # Validate everything before any request, including the organization lookup.
         wire_start, wire_end = _wire_range(start, end)
         level = parse_granularity(granularity)
@@ -400,17 +434,13 @@ class TabnineClient:
             org = _id("organization_id", organization_id)
         else:
             org = self._organization_id or await self.resolve_organization_id()
-        params = {
+        return {
             "organizationId": org,
             **ids,
             "from": wire_start,
             "to": wire_end,
             "granularity": level.value,
         }
-        # The transport directly, not through ``_get_model``: this runs for every unit of a walk.
-        body = await self._transport.get_json(path, params, endpoint=path)
-        result: T = decode(body, cls, endpoint=path)
-        return result
 
     # -- organization ------------------------------------------------------------------------
 

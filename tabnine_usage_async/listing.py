@@ -68,6 +68,7 @@ async def list_members(
     parallelism: int | None = None,
     on_error: ListingErrorHandler | None = None,
     on_user: Callable[[User], object] | None = None,
+    on_listing_end: Callable[[str], object] | None = None,
 ) -> Roster:
     """List every user of the organization once, with all of the user's teams.
 
@@ -86,6 +87,9 @@ async def list_members(
             for work that can start early. A user in several teams (or in a listing read again)
             is reported again, and one reported may still be missing from the final roster
             (removed while it was listed): only the returned roster is authoritative.
+        on_listing_end: called with a listing's key (see ``ListingErrorHandler``) when that
+            listing has ended, whether it succeeded or failed, for a caller that keeps
+            connections free for the listings still running.
 
     Example::
 
@@ -98,7 +102,7 @@ async def list_members(
         raise InvalidParameterError(f"parallelism must be a positive integer, not {parallelism!r}")
     if isinstance(team_ids, str):
         raise InvalidParameterError("team_ids must be a collection of team ids, not one string")
-    lister = _Lister(parallelism, on_error)
+    lister = _Lister(parallelism, on_error, on_listing_end)
     if team_ids is None:
         teams = await lister.collect("list|teams", client.iter_teams)
         if teams is None:
@@ -177,9 +181,15 @@ async def _until_stable(key: str, listing: Callable[[], AsyncIterator[T]]) -> li
 class _Lister:
     """Runs listings at most ``parallelism`` at a time and sums the seconds they take."""
 
-    def __init__(self, parallelism: int, on_error: ListingErrorHandler | None) -> None:
+    def __init__(
+        self,
+        parallelism: int,
+        on_error: ListingErrorHandler | None,
+        on_end: Callable[[str], object] | None = None,
+    ) -> None:
         self._limiter = anyio.CapacityLimiter(parallelism)
         self._on_error = on_error
+        self._on_end = on_end
         self.seconds = 0.0
 
     async def collect(self, key: str, listing: Callable[[], AsyncIterator[T]]) -> list[T] | None:
@@ -195,6 +205,8 @@ class _Lister:
                     return await _until_stable(key, listing)
                 finally:
                     self.seconds += time.monotonic() - began
+                    if self._on_end is not None:
+                        self._on_end(key)
         except TabnineError as exc:
             if self._on_error is None:
                 raise

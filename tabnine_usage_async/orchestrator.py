@@ -45,7 +45,7 @@ from .errors import InvalidParameterError
 from .models import Granularity
 from .records import Scope, UsageRecord
 from .sync._engine import FetchJob, JobDone, JobFailed, describe, fetch_jobs
-from .sync._feed import EntityPlan, RosterFeed
+from .sync._feed import EntityPlan, RosterFeed, organization_and_teams
 from .windows import DateLike, WindowSpec, resolve_range, split_windows, to_utc
 
 __all__ = [
@@ -197,7 +197,8 @@ class UsageWalk:
 
     async def _engine(self, results: MemoryObjectSendStream[UnitResult | FailedUnit]) -> None:
         async with results:
-            org_id = await self._client.resolve_organization_id()
+            needs_teams = "team" in self.scopes or "user" in self.scopes
+            org_id, teams = await organization_and_teams(self._client, teams=needs_teams)
 
             async def listing_failed(failure: FailedUnit) -> None:
                 if self.on_error == "raise":
@@ -213,6 +214,7 @@ class UsageWalk:
                 include_unassigned=self.include_unassigned,
                 fetched_at=self.now,
                 on_listing_error=listing_failed,
+                teams=teams,
             )
             # Listing counters come from the feed; done and failed ones are counted in ``_run``.
             self.progress = feed.progress

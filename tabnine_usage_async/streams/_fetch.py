@@ -13,11 +13,13 @@ from datetime import date
 from typing import Any
 
 from .._units import Entity
+from .._unparsed import Unparsed
 from ..client import TabnineClient
+from ..models import AgentUsageReport, UsageReport, UsageReportV2
 from ..windows import Window
 from ._base import Source
 
-__all__ = ["FETCHERS", "Fetcher", "fetch_answer"]
+__all__ = ["FETCHERS", "Fetcher", "fetch_answer", "fetch_unread"]
 
 #: ``(client, organization id, entity, request window, granularity, since) -> answer``.
 Fetcher = Callable[
@@ -31,20 +33,41 @@ def _need(entity: Entity | None, window: Window | None) -> tuple[Entity, Window]
     return entity, window
 
 
+#: The organization's, a team's and a user's path of each usage family, and its answer.
+_USAGE_PATHS: dict[str, tuple[str, str, str, type[Any]]] = {
+    "v2": ("/api/v2/organization/usage", "/api/v2/team/usage", "/api/v2/user/usage", UsageReportV2),
+    "agent": (
+        "/api/v1/organization/agent-usage",
+        "/api/v1/team/agent-usage",
+        "/api/v1/user/agent-usage",
+        AgentUsageReport,
+    ),
+    "v1": ("/api/v1/organization/usage", "/api/v1/team/usage", "/api/v1/user/usage", UsageReport),
+}
+
+
 async def _by_scope(
+    client: TabnineClient,
+    family: str,
     entity: Entity | None,
     window: Window | None,
     granularity: str,
     org: str,
-    methods: tuple[Callable[..., Awaitable[Any]], ...],
-) -> Any:
-    """Call the organization, team or user method of one usage family for ``entity``."""
+) -> Unparsed[Any]:
+    """One usage family's answer for ``entity``, not read yet (the engine decodes it).
+
+    The same request, checks and errors as the client's ``get_*_usage*`` methods; only the
+    parsing waits, so that the worker can send its next request first.
+    """
     e, w = _need(entity, window)
-    for_org, for_team, for_user = methods
+    for_org, for_team, for_user, cls = _USAGE_PATHS[family]
     if e.scope == "organization":
-        return await for_org(w.start, w.end, granularity, organization_id=org)
-    by_id = for_team if e.scope == "team" else for_user
-    return await by_id(e.id, w.start, w.end, granularity, organization_id=org)
+        path, ids = for_org, {}
+    elif e.scope == "team":
+        path, ids = for_team, {"teamId": e.id}
+    else:
+        path, ids = for_user, {"userId": e.id}
+    return await client._usage_unparsed(path, w.start, w.end, granularity, org, ids, cls)
 
 
 async def _usage_v2(
@@ -55,8 +78,7 @@ async def _usage_v2(
     granularity: str,
     _since: date | None,
 ) -> Any:
-    methods = (client.get_organization_usage_v2, client.get_team_usage_v2, client.get_user_usage_v2)
-    return await _by_scope(entity, window, granularity, org, methods)
+    return await _by_scope(client, "v2", entity, window, granularity, org)
 
 
 async def _agent_usage(
@@ -67,12 +89,7 @@ async def _agent_usage(
     granularity: str,
     _since: date | None,
 ) -> Any:
-    methods = (
-        client.get_organization_agent_usage,
-        client.get_team_agent_usage,
-        client.get_user_agent_usage,
-    )
-    return await _by_scope(entity, window, granularity, org, methods)
+    return await _by_scope(client, "agent", entity, window, granularity, org)
 
 
 async def _usage_v1(
@@ -83,8 +100,7 @@ async def _usage_v1(
     granularity: str,
     _since: date | None,
 ) -> Any:
-    methods = (client.get_organization_usage, client.get_team_usage, client.get_user_usage)
-    return await _by_scope(entity, window, granularity, org, methods)
+    return await _by_scope(client, "v1", entity, window, granularity, org)
 
 
 async def _audit_log(
@@ -133,6 +149,23 @@ FETCHERS: dict[Source, Fetcher] = {
 }
 
 
+async def fetch_unread(
+    client: TabnineClient,
+    source: Source,
+    organization_id: str,
+    entity: Entity | None,
+    window: Window | None,
+    granularity: str,
+    since: date | None = None,
+) -> Any:
+    """Ask the server for one unit of ``source``; raises the client's ``TabnineError``s.
+
+    A usage answer comes back ``Unparsed`` (its ``decode()`` parses it), so that the engine's
+    worker can send its next request before the CPU work of reading this one.
+    """
+    return await FETCHERS[source](client, organization_id, entity, window, granularity, since)
+
+
 async def fetch_answer(
     client: TabnineClient,
     source: Source,
@@ -142,5 +175,6 @@ async def fetch_answer(
     granularity: str,
     since: date | None = None,
 ) -> Any:
-    """Ask the server for one unit of ``source``; raises the client's ``TabnineError``s."""
-    return await FETCHERS[source](client, organization_id, entity, window, granularity, since)
+    """Like ``fetch_unread``, with the answer read: what the stream's row builder takes."""
+    answer = await fetch_unread(client, source, organization_id, entity, window, granularity, since)
+    return answer.decode() if isinstance(answer, Unparsed) else answer

@@ -18,18 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import attrs
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._groups import one_error
 from .._units import Entity, FailedUnit, WalkProgress
+from .._unparsed import Unparsed
 from ..client import TabnineClient
 from ..destinations import UnitWrite
 from ..errors import TabnineError
 from ..streams import RowContext, Source
-from ..streams._fetch import fetch_answer
+from ..streams._fetch import fetch_unread
 from ..windows import Window
 from ._plan import DueUnit
 
@@ -143,6 +145,10 @@ def build_done(job: FetchJob, answer: Any, organization_id: str, fetched_at: dat
     return JobDone(job, writes, answer)
 
 
+Result = JobDone | JobFailed
+T = TypeVar("T")
+
+
 @attrs.frozen
 class _Fetched:
     """A job's answer on its way from a worker to the consumer, rows not built yet."""
@@ -151,11 +157,45 @@ class _Fetched:
     answer: Any
 
 
+def _finish(fetched: _Fetched | JobFailed, organization_id: str, fetched_at: datetime) -> Result:
+    """The result of a fetched job: its answer read (if the worker left that) and its rows."""
+    if isinstance(fetched, JobFailed):
+        return fetched
+    answer = fetched.answer
+    if isinstance(answer, Unparsed):
+        try:
+            answer = answer.decode()
+        except TabnineError as exc:
+            return failed_units(fetched.job, exc)
+    return build_done(fetched.job, answer, organization_id, fetched_at)
+
+
+async def next_job(queue: MemoryObjectReceiveStream[T]) -> T | None:
+    """The next item of ``queue`` (``None`` once it has ended), yielding only if it must wait."""
+    try:
+        return queue.receive_nowait()
+    except anyio.WouldBlock:
+        try:
+            return await queue.receive()
+        except anyio.EndOfStream:
+            return None
+    except anyio.EndOfStream:
+        return None
+
+
+async def hand_over(stream: MemoryObjectSendStream[T], item: T) -> None:
+    """Send ``item``, yielding to the event loop only while the stream is full."""
+    try:
+        stream.send_nowait(item)
+    except anyio.WouldBlock:
+        await stream.send(item)
+
+
 async def run_job(
     client: TabnineClient, organization_id: str, job: FetchJob, since: date
 ) -> _Fetched:
     """Fetch one job; raises the client's ``TabnineError``."""
-    answer = await fetch_answer(
+    answer = await fetch_unread(
         client, job.source, organization_id, job.entity, job.request, job.granularity, since
     )
     return _Fetched(job, answer)
@@ -190,31 +230,44 @@ async def fetch_jobs(
     # Rows are built by the consumer, one job at a time: the buffers hold answers, not rows.
     send_results, receive_results = anyio.create_memory_object_stream[_Fetched | JobFailed](workers)
 
+    async def send(job: FetchJob) -> None:
+        await hand_over(send_jobs, job)
+
     async def produce() -> None:
         async with send_jobs:
             if callable(jobs):
-                await jobs(send_jobs.send)
+                await jobs(send)
             else:
                 for job in jobs:
-                    await send_jobs.send(job)
+                    await send(job)
 
     async def fetch(job: FetchJob) -> _Fetched:
         if slots is None:
             return await run_job(client, organization_id, job, since)
-        async with slots:
+        try:
+            slots.acquire_nowait()
+        except anyio.WouldBlock:
+            await slots.acquire()
+        try:
             return await run_job(client, organization_id, job, since)
+        finally:
+            slots.release()
 
     async def work(
-        queue: anyio.abc.ObjectReceiveStream[FetchJob],
-        results: anyio.abc.ObjectSendStream[_Fetched | JobFailed],
+        queue: MemoryObjectReceiveStream[FetchJob],
+        results: MemoryObjectSendStream[_Fetched | JobFailed],
     ) -> None:
+        # From an answer to the next request without yielding to the event loop where nothing
+        # has to wait: each yield puts this worker behind every other ready task, a burst of
+        # answers then goes back out as a burst, and the requests in flight drop by as much
+        # (see ``hand_over`` and ``next_job``).
         async with queue, results:
-            async for job in queue:
+            while (job := await next_job(queue)) is not None:
                 try:
                     item: _Fetched | JobFailed = await fetch(job)
                 except TabnineError as exc:
                     item = failed_units(job, exc)
-                await results.send(item)
+                await hand_over(results, item)
 
     # The result stream is closed only after the task group has ended, so that no worker meets a
     # closed stream when the consumer fails or the caller is cancelled: the group cancels them.
@@ -227,11 +280,7 @@ async def fetch_jobs(
             receive_jobs.close()
             send_results.close()
             async for fetched in receive_results:
-                item = (
-                    build_done(fetched.job, fetched.answer, organization_id, fetched_at)
-                    if isinstance(fetched, _Fetched)
-                    else fetched
-                )
+                item = _finish(fetched, organization_id, fetched_at)
                 del fetched
                 if progress is not None:
                     if isinstance(item, JobDone):

@@ -26,6 +26,7 @@ from datetime import datetime
 import anyio
 import attrs
 
+from .._groups import one_error
 from .._units import Entity, FailedUnit, WalkProgress
 from ..client import TabnineClient
 from ..errors import TabnineError
@@ -34,7 +35,7 @@ from ..models import Team, User
 from ..records import Scope
 from ._engine import FetchJob, JobDone, JobFailed, build_done, describe
 
-__all__ = ["EARLY_ROUNDS", "EntityPlan", "RosterFeed"]
+__all__ = ["EARLY_ROUNDS", "EntityPlan", "RosterFeed", "list_teams", "organization_and_teams"]
 
 #: While the roster is listed, up to this many rounds of ``workers`` user units are fetched
 #: ahead and held (a slow installation's listing takes a dozen round trips; each held answer is
@@ -53,6 +54,37 @@ class EntityPlan:
     skipped: int
 
 
+async def list_teams(client: TabnineClient) -> list[Team] | TabnineError:
+    """Every team, or the error the listing still failed with after the client's retries."""
+    try:
+        return [team async for team in client.iter_teams()]
+    except TabnineError as exc:
+        return exc
+
+
+async def organization_and_teams(
+    client: TabnineClient, *, teams: bool
+) -> tuple[str, list[Team] | TabnineError | None]:
+    """The organization's id and, with ``teams``, the teams listing's outcome, side by side.
+
+    Listing the teams needs no organization id, so it does not wait for the lookup: the teams'
+    and users' jobs start one round trip sooner. A failed lookup raises (and stops the listing);
+    a failed listing is returned, for ``RosterFeed`` to report like its own.
+    """
+    if not teams:
+        return await client.resolve_organization_id(), None
+    outcome: list[list[Team] | TabnineError] = []
+
+    async def listing() -> None:
+        outcome.append(await list_teams(client))
+
+    with one_error():
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(listing)
+            organization_id = await client.resolve_organization_id()
+    return organization_id, outcome[0]
+
+
 class RosterFeed:
     """Sends the jobs of every entity in ``scopes`` to the engine, listing as it goes.
 
@@ -67,6 +99,8 @@ class RosterFeed:
         keep_roster: keep the listed roster in ``roster`` (for a stream built from it);
             otherwise only each user's id, email and teams are kept, a fraction of its size.
         on_listing_error: told of a listing that failed after retries (it may raise to stop).
+        teams: the outcome of the teams listing when the caller ran it already (see
+            ``organization_and_teams``); ``None`` lists them here.
     """
 
     def __init__(
@@ -84,6 +118,7 @@ class RosterFeed:
         list_users: bool = False,
         list_teams: bool = False,
         keep_roster: bool = False,
+        teams: list[Team] | TabnineError | None = None,
     ) -> None:
         self.client = client
         self.organization_id = organization_id
@@ -110,6 +145,8 @@ class RosterFeed:
         self._list_teams = list_teams or self._list_users or "team" in self._scopes
         self._members: dict[str, Entity] | None = None
         self._held: deque[Result] = deque()
+        self._listings = 0
+        self._teams_given = teams
 
     # -- producer side ------------------------------------------------------------------------
 
@@ -139,18 +176,19 @@ class RosterFeed:
             await self._submit(send, Entity("organization", self.organization_id))
         if not self._list_teams:
             return
-        try:
-            self.teams = [team async for team in self.client.iter_teams()]
-        except TabnineError as exc:
-            await self._listing_failed("list|teams", exc)
+        teams = self._teams_given
+        if teams is None:
+            teams = await list_teams(self.client)
+        if isinstance(teams, TabnineError):
+            await self._listing_failed("list|teams", teams)
             return
+        self.teams = teams
         self.teams_listed = True
         if self._list_users:
             # Keep a connection free for each listing (they page one after the other): usage
             # fetches filling every slot would make each page wait a whole round trip.
-            listings = len(self.teams) + (2 if self._include_unassigned else 0)
-            reserve = min(self.workers // 2, listings)
-            self.slots.total_tokens = max(1, self.workers - reserve)
+            self._listings = len(self.teams) + (2 if self._include_unassigned else 0)
+            self._reserve_for_listings()
         async with anyio.create_task_group() as tg:
             if self._list_users:
                 tg.start_soon(self._list_roster, send)
@@ -165,6 +203,16 @@ class RosterFeed:
         self.progress.listing_done = True
         for entity in late:
             await self._submit(send, entity)
+
+    def _reserve_for_listings(self) -> None:
+        """Usage fetches leave one connection per listing still running (at most half)."""
+        reserve = min(self.workers // 2, self._listings)
+        self.slots.total_tokens = max(1, self.workers - reserve)
+
+    def _listing_ended(self, _key: str) -> None:
+        # A large team pages on long after the others: its connection is all it still needs.
+        self._listings = max(0, self._listings - 1)
+        self._reserve_for_listings()
 
     async def _list_roster(self, send: Callable[[FetchJob], Awaitable[None]]) -> None:
         """List every user once with all of its teams; fetch the first ones listed meanwhile."""
@@ -206,8 +254,12 @@ class RosterFeed:
                 include_unassigned=self._include_unassigned,
                 on_error=self._listing_failed,
                 on_user=on_user,
+                on_listing_end=self._listing_ended,
             )
             listed = True
+            # Every listing has ended: its reserved connections go back to the usage fetches
+            # now, not once the early users' jobs are all sent.
+            self.slots.total_tokens = self.workers
             woken.set()
         members = {m.id: Entity("user", m.id, m.team_ids, m.email) for m in roster.members}
         if self._keep_roster:
