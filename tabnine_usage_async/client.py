@@ -328,6 +328,11 @@ class TabnineClient:
         return self._max_concurrency
 
     @property
+    def organization_id(self) -> str | None:
+        """The organization id given or already looked up; ``None`` until the first lookup."""
+        return self._organization_id
+
+    @property
     def page_size(self) -> int:
         """``limit`` sent on paginated calls."""
         return self._page_size

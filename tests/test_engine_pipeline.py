@@ -129,3 +129,27 @@ async def test_connections_kept_for_listings_come_back_as_each_ends() -> None:
     team_pages = [s for s in front.seen if s[2].startswith("/api/v1/team/")]
     assert len(team_pages) >= 10
     assert front.usage_beside_listing == workers - 1
+
+
+async def test_known_organization_sends_its_jobs_before_the_teams_are_listed() -> None:
+    """With the organization id given, its usage goes out before the teams listing returns."""
+    async with serve_fake_tabnine(teams=2, users=6, seed=5, token=TOKEN, latency=150) as fake:
+        async with relay(fake) as front:
+            given = fake.organization_id
+            async with client_for(front.base_url, organization_id=given) as client:
+                assert client.organization_id == given
+                async with walk_usage(client, START, END, window="month") as walk:
+                    [r async for r in walk]
+    assert "/api/v1/organization" not in {path for _a, _e, path in front.seen}
+    teams = next(s for s in front.seen if s[2] == "/api/v1/organization/teams")
+    first_usage = min(s[0] for s in front.seen if s[2] == "/api/v1/organization/usage")
+    assert first_usage < teams[1]
+
+
+async def test_organization_id_is_known_after_the_first_lookup() -> None:
+    """``organization_id`` is None until looked up, then the organization's id."""
+    async with serve_fake_tabnine(teams=1, users=2, seed=5, token=TOKEN) as fake:
+        async with client_for(fake.base_url) as client:
+            assert client.organization_id is None
+            await client.resolve_organization_id()
+            assert client.organization_id == fake.organization_id

@@ -69,9 +69,11 @@ async def organization_and_teams(
 
     Listing the teams needs no organization id, so it does not wait for the lookup: the teams'
     and users' jobs start one round trip sooner. A failed lookup raises (and stops the listing);
-    a failed listing is returned, for ``RosterFeed`` to report like its own.
+    a failed listing is returned, for ``RosterFeed`` to report like its own. When the id is
+    known already, nothing is listed here: the feed then sends the organization's jobs first
+    and lists the teams while they run.
     """
-    if not teams:
+    if not teams or client.organization_id is not None:
         return await client.resolve_organization_id(), None
     outcome: list[list[Team] | TabnineError] = []
 
