@@ -16,6 +16,7 @@ a ``DecodeError``. So the errors are exactly as before; only the success path is
 from __future__ import annotations
 
 import inspect
+import operator
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -136,11 +137,8 @@ class Compiler:
             "_new_dt": _parse_new_datetime,
             "_grans": _GRANULARITIES,
         }
-        lines = [
-            "def structure(value):",
-            "    if value.__class__ is not dict: raise _R",
-            "    g = value.get",
-        ]
+        lines = ["    g = value.get"]
+        checked: list[str] = []
         values: list[tuple[str, str, bool]] = []
         known = []
         for n, attribute in enumerate(attrs.fields(cls)):
@@ -176,12 +174,20 @@ class Compiler:
             else:
                 lines.append(f"    {var} = g({wire!r})")
             if required and inner is None:
-                lines += [f"    {line}" for line in check]
+                block = [f"    {line}" for line in check]
             else:
-                lines.append(f"    if {var} is not None:")
-                lines += [f"        {line}" for line in check]
+                block = [f"    if {var} is not None:", *[f"        {line}" for line in check]]
+            lines += block
+            checked += block
             values.append((attribute.name, var, attribute.kw_only))
         namespace["_known"] = frozenset(known)
+        lines = [
+            "def structure(value):",
+            "    if value.__class__ is not dict: raise _R",
+            *_every_key_known(known, [var for _, var, _ in values], checked, namespace),
+            *(_build(cls, values, "_E", namespace, "            ") if known else []),
+            *lines,
+        ]
         # Unknown keys are rare; kept in the order the server sent them (outputs are stable).
         lines += [
             "    if _known.issuperset(value):",
@@ -242,6 +248,31 @@ class Compiler:
         else:
             return None
         return f"_i{n}"
+
+
+def _every_key_known(
+    known: list[str], variables: list[str], checked: list[str], namespace: dict[str, Any]
+) -> list[str]:
+    """Statements reading every field at once when the body holds exactly the known keys.
+
+    That is nearly every answer: one ``itemgetter`` call instead of a ``get`` per field, and no
+    search for unknown keys (as many keys as fields, all found, leaves none unknown). They fall
+    through to the per-field statements when a key is missing, and end, when all is well, in
+    statements the caller adds that build the instance.
+    """
+    if not known:
+        return []
+    namespace["_pick"] = operator.itemgetter(*known)
+    targets = f"{variables[0]}," if len(variables) == 1 else ", ".join(variables)
+    return [
+        f"    if len(value) == {len(known)}:",
+        "        try:",
+        f"            {targets} = {'(_pick(value),)' if len(variables) == 1 else '_pick(value)'}",
+        "        except KeyError:",
+        "            pass",
+        "        else:",
+        *[f"        {line}" for line in checked],
+    ]
 
 
 def _slot_setters(cls: type) -> dict[str, Callable[[Any, Any], None]] | None:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from tabnine_usage_async import (
     AgentUsageReport,
     ChatUsage,
+    ChatUsageV2,
     CodeCompletionsUsage,
     DecodeError,
     Team,
@@ -132,6 +133,26 @@ def test_unknown_keys_stay_in_the_order_sent() -> None:
     got = _compiled_or_refused(block, UsageBlock)
     assert list(got.extra) == ["zeta", "alpha", "middle"]
     assert got.extra["alpha"] == {"x": [1]}
+
+
+@pytest.mark.parametrize(
+    ("body", "extra"),
+    [
+        ({"activeUsers": 1, "messages": 2, "linesAdded": 3, "models": None}, {}),
+        ({"activeUsers": 1, "messages": 2, "linesAdded": 3, "newMetric": 4}, {"newMetric": 4}),
+        ({"messages": 2, "linesAdded": 3, "models": [], "newMetric": 4}, {"newMetric": 4}),
+        ({"activeUsers": 1, "messages": 2, "linesAdded": 3}, {}),
+        ({"activeUsers": 1, "messages": 2, "linesAdded": 3, "models": [], "x": 5}, {"x": 5}),
+    ],
+    ids=["every key", "one unknown in place of one known", "unknown first", "one absent", "more"],
+)
+def test_a_body_read_all_at_once_is_read_like_key_by_key(
+    body: dict[str, Any], extra: dict[str, Any]
+) -> None:
+    """As many keys as fields is not enough to skip the unknown-key search: all must be known."""
+    got = _compiled_or_refused(copy.deepcopy(body), ChatUsageV2)
+    assert got == CONV.structure(body, ChatUsageV2)
+    assert dict(got.extra) == extra
 
 
 def test_usage_envelope_extras_are_kept() -> None:
