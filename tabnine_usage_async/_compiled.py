@@ -138,7 +138,7 @@ class Compiler:
             "_grans": _GRANULARITIES,
         }
         lines = ["    g = value.get"]
-        checked: list[str] = []
+        reads: list[tuple[str, str, bool, list[str]]] = []
         values: list[tuple[str, str, bool]] = []
         known = []
         for n, attribute in enumerate(attrs.fields(cls)):
@@ -178,20 +178,27 @@ class Compiler:
             else:
                 block = [f"    if {var} is not None:", *[f"        {line}" for line in check]]
             lines += block
-            checked += block
+            reads.append((wire, var, required, block))
             values.append((attribute.name, var, attribute.kw_only))
         namespace["_known"] = frozenset(known)
+        namespace["_fast"] = {}
+        namespace["_MISS"] = _MISSING
+        namespace["_learn"] = _Learner(cls, reads, values, namespace)
         lines = [
             "def structure(value):",
             "    if value.__class__ is not dict: raise _R",
-            *_every_key_known(known, [var for _, var, _ in values], checked, namespace),
-            *(_build(cls, values, "_E", namespace, "            ") if known else []),
+            "    f = _fast.get(len(value))",
+            "    if f is not None:",
+            "        o = f(value)",
+            "        if o is not _MISS: return o",
             *lines,
         ]
         # Unknown keys are rare; kept in the order the server sent them (outputs are stable).
         lines += [
             "    if _known.issuperset(value):",
+            "        if len(value) not in _fast: _learn(value)",
             *_build(cls, values, "_E", namespace, "        "),
+            "    if len(value) not in _fast: _learn(value)",
             "    extra = {}",
             "    for k in value:",
             "        if k not in _known: extra[k] = value[k]",
@@ -250,29 +257,64 @@ class Compiler:
         return f"_i{n}"
 
 
-def _every_key_known(
-    known: list[str], variables: list[str], checked: list[str], namespace: dict[str, Any]
-) -> list[str]:
-    """Statements reading every field at once when the body holds exactly the known keys.
+class _Learner:
+    """Writes, for the set of keys a body holds, a function reading them all in one call.
 
-    That is nearly every answer: one ``itemgetter`` call instead of a ``get`` per field, and no
-    search for unknown keys (as many keys as fields, all found, leaves none unknown). They fall
-    through to the per-field statements when a key is missing, and end, when all is well, in
-    statements the caller adds that build the instance.
+    Answers of one kind nearly always hold the same keys (every field, or every field but the
+    ones a server leaves out), so a function written for that set reads the fields with one
+    ``itemgetter`` call instead of a lookup per field, knows which are absent, and needs no search
+    for unknown keys. It is kept under the number of keys: a body of that size holding another
+    set makes it answer ``_MISS``, and the per-field statements take over. Only sets of known
+    keys are learned, so there are at most as many functions as fields plus one.
     """
-    if not known:
-        return []
-    namespace["_pick"] = operator.itemgetter(*known)
-    targets = f"{variables[0]}," if len(variables) == 1 else ", ".join(variables)
-    return [
-        f"    if len(value) == {len(known)}:",
-        "        try:",
-        f"            {targets} = {'(_pick(value),)' if len(variables) == 1 else '_pick(value)'}",
-        "        except KeyError:",
-        "            pass",
-        "        else:",
-        *[f"        {line}" for line in checked],
-    ]
+
+    def __init__(
+        self,
+        cls: type,
+        reads: list[tuple[str, str, bool, list[str]]],
+        values: list[tuple[str, str, bool]],
+        namespace: dict[str, Any],
+    ) -> None:
+        self._cls = cls
+        self._reads = reads
+        self._values = values
+        self._namespace = namespace
+
+    def __call__(self, value: dict[str, Any]) -> None:
+        present = [read for read in self._reads if read[0] in value]
+        if any(required and wire not in value for wire, _, required, _ in self._reads):
+            return  # the per-field statements refuse it
+        known = {wire for wire, _, _, _ in self._reads}
+        # Unknown keys are picked too, so that a body of the same size holding a known key in
+        # their place (a field this set lacks) does not pass for this set.
+        unknown = [key for key in value if key not in known]
+        picked = [wire for wire, _, _, _ in present] + unknown
+        targets = [var for _, var, _, _ in present] + ["_"] * len(unknown)
+        size = len(value)
+        lines = ["def fast(value):"]
+        if picked:
+            self._namespace[f"_pick{size}"] = operator.itemgetter(*picked)
+            pick = f"_pick{size}(value)"
+            lines += [
+                "    try:",
+                f"        {targets[0]}, = ({pick},)"
+                if len(picked) == 1
+                else f"        {', '.join(targets)} = {pick}",
+                "    except KeyError:",
+                "        return _MISS",
+            ]
+        read = {var for _, var, _, _ in present}
+        lines += [f"    {var} = None" for _, var, _, _ in self._reads if var not in read]
+        for _, _, _, block in present:
+            lines += block
+        if unknown:
+            # In the order sent, as the per-field statements keep them.
+            lines.append("    extra = {k: value[k] for k in value if k not in _known}")
+        lines += _build(
+            self._cls, self._values, "extra" if unknown else "_E", self._namespace, "    "
+        )
+        exec("\n".join(lines), self._namespace)  # source written from attrs fields
+        self._namespace["_fast"][size] = self._namespace["fast"]
 
 
 def _slot_setters(cls: type) -> dict[str, Callable[[Any, Any], None]] | None:

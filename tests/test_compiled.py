@@ -24,6 +24,7 @@ from tabnine_usage_async import (
     UsageReport,
     UsageReportV2,
     User,
+    _convert,
 )
 from tabnine_usage_async._compiled import Compiler, Refused, _slot_setters
 from tabnine_usage_async._convert import _COMPILED, decode, make_converter
@@ -153,6 +154,65 @@ def test_a_body_read_all_at_once_is_read_like_key_by_key(
     got = _compiled_or_refused(copy.deepcopy(body), ChatUsageV2)
     assert got == CONV.structure(body, ChatUsageV2)
     assert dict(got.extra) == extra
+
+
+def _fresh(cls: type) -> Any:
+    """A structure function that has learned no set of keys yet."""
+    structure = Compiler(_convert._RENAMES, _convert._FIELD_HOOKS, _convert._REPORTS).get(cls)
+    assert structure is not None
+    return structure
+
+
+CHAT_KEYS = ["activeUsers", "messages", "linesAdded", "models"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bodies=st.lists(
+        st.dictionaries(
+            st.sampled_from([*CHAT_KEYS, "newMetric", "other"]),
+            st.integers(min_value=0, max_value=3) | st.none() | st.just([]),
+            max_size=6,
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_bodies_read_after_learning_their_keys_read_as_before(
+    bodies: list[dict[str, Any]],
+) -> None:
+    """Any run of bodies with any keys, in any order: each decodes as the converter decodes it."""
+    structure = _fresh(ChatUsageV2)
+    for body in bodies * 2:  # the second time round, every set of keys has been learned
+        try:
+            expected = CONV.structure(copy.deepcopy(body), ChatUsageV2)
+        except Exception:
+            with pytest.raises(Exception):  # noqa: B017, PT011 - refused, whatever the reason
+                structure(copy.deepcopy(body))
+            continue
+        got = structure(copy.deepcopy(body))
+        assert got == expected
+        assert list(got.extra) == list(expected.extra)
+
+
+def test_a_known_key_in_place_of_an_unknown_one_is_not_mistaken_for_it() -> None:
+    """A body as large as a learned one, with a field the learned one lacked, keeps that field."""
+    structure = _fresh(ChatUsageV2)
+    learned = {"activeUsers": 1, "messages": 2, "newMetric": 3}
+    structure(learned)
+    structure(learned)
+    got = structure({"activeUsers": 1, "messages": 2, "linesAdded": 3})
+    assert got.lines_added == 3
+    assert got.extra == {}
+
+
+def test_unknown_keys_keep_the_order_of_each_body() -> None:
+    """Two bodies with the same keys in different orders keep their own order in extra."""
+    structure = _fresh(ChatUsageV2)
+    first = structure({"activeUsers": 1, "b": 1, "a": 2})
+    second = structure({"a": 2, "activeUsers": 1, "b": 1})
+    assert list(first.extra) == ["b", "a"]
+    assert list(second.extra) == ["a", "b"]
 
 
 def test_usage_envelope_extras_are_kept() -> None:
