@@ -21,7 +21,6 @@ and shared, like the period boundaries.
 
 from __future__ import annotations
 
-import types
 import typing
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -33,6 +32,7 @@ from ._compiled import (
     _GRANULARITIES,
     Refused,
     _datetimes,
+    _optional_inner,
     _parse_new_datetime,
     _refuse,
     _slot_setters,
@@ -53,15 +53,6 @@ _REFUSALS_TOLERATED = 16
 _SHARED_KEPT = 1024
 
 Structure = Callable[[Any], Any]
-
-
-def _optional_inner(typ: Any) -> Any:
-    if typing.get_origin(typ) not in (typing.Union, types.UnionType):
-        return None
-    args = typing.get_args(typ)
-    if len(args) != 2 or type(None) not in args:
-        return None
-    return args[0] if args[1] is type(None) else args[1]
 
 
 class _Unsupported(Exception):
@@ -117,6 +108,7 @@ class Mirrors:
             [("granularity", str), ("data", tuple[item_mirror, ...])],  # type: ignore[valid-type]
             forbid_unknown_fields=True,
             frozen=True,
+            gc=False,  # short-lived and acyclic: not worth tracking
         )
         mirror = msgspec.defstruct(
             f"{cls.__name__}Mirror",
@@ -137,6 +129,7 @@ class Mirrors:
             },
             forbid_unknown_fields=True,
             frozen=True,
+            gc=False,
         )
         names = tuple(a.name for a in attrs.fields(cls))
         if names != (
@@ -226,6 +219,7 @@ class Mirrors:
             forbid_unknown_fields=True,
             frozen=True,
             kw_only=True,
+            gc=False,
         )
         build = _build_lines(cls, values, namespace)
         if shared:
