@@ -138,7 +138,7 @@ class Compiler:
             "_grans": _GRANULARITIES,
         }
         lines = ["    g = value.get"]
-        reads: list[tuple[str, str, bool, list[str]]] = []
+        reads: list[_Read] = []
         values: list[tuple[str, str, bool]] = []
         known = []
         for n, attribute in enumerate(attrs.fields(cls)):
@@ -178,7 +178,8 @@ class Compiler:
             else:
                 block = [f"    if {var} is not None:", *[f"        {line}" for line in check]]
             lines += block
-            reads.append((wire, var, required, block))
+            plain = target if special is None and target in (int, str, bool) else None
+            reads.append((wire, var, required, block, plain))
             values.append((attribute.name, var, attribute.kw_only))
         namespace["_known"] = frozenset(known)
         namespace["_fast"] = {}
@@ -257,6 +258,15 @@ class Compiler:
         return f"_i{n}"
 
 
+_Read = tuple[str, str, bool, list[str], "type | None"]
+"""A field's wire key, variable, whether it is required, its checks, and its class if plain."""
+
+#: Sets of keys learned per class at most (one per body size).
+_SETS_KEPT = 8
+#: Instances kept per set of keys for sharing; emptied when full rather than tracking recency.
+_SHARED_KEPT = 1024
+
+
 class _Learner:
     """Writes, for the set of keys a body holds, a function reading them all in one call.
 
@@ -264,14 +274,14 @@ class _Learner:
     ones a server leaves out), so a function written for that set reads the fields with one
     ``itemgetter`` call instead of a lookup per field, knows which are absent, and needs no search
     for unknown keys. It is kept under the number of keys: a body of that size holding another
-    set makes it answer ``_MISS``, and the per-field statements take over. Only sets of known
-    keys are learned, so there are at most as many functions as fields plus one.
+    set makes it answer ``_MISS``, and the per-field statements take over. A few sets are learned
+    per class; a server sending ever new keys has the rest read key by key.
     """
 
     def __init__(
         self,
         cls: type,
-        reads: list[tuple[str, str, bool, list[str]]],
+        reads: list[_Read],
         values: list[tuple[str, str, bool]],
         namespace: dict[str, Any],
     ) -> None:
@@ -281,40 +291,72 @@ class _Learner:
         self._namespace = namespace
 
     def __call__(self, value: dict[str, Any]) -> None:
+        fast: dict[int, Structure] = self._namespace["_fast"]
+        if len(fast) >= _SETS_KEPT:
+            return  # a server sending ever new keys: read them key by key
         present = [read for read in self._reads if read[0] in value]
-        if any(required and wire not in value for wire, _, required, _ in self._reads):
-            return  # the per-field statements refuse it
-        known = {wire for wire, _, _, _ in self._reads}
+        if any(read[2] and read[0] not in value for read in self._reads):
+            return  # a required field is missing: the per-field statements refuse it
+        known = {read[0] for read in self._reads}
         # Unknown keys are picked too, so that a body of the same size holding a known key in
         # their place (a field this set lacks) does not pass for this set.
         unknown = [key for key in value if key not in known]
-        picked = [wire for wire, _, _, _ in present] + unknown
-        targets = [var for _, var, _, _ in present] + ["_"] * len(unknown)
+        picked = [read[0] for read in present] + unknown
+        targets = [read[1] for read in present] + ["_"] * len(unknown)
         size = len(value)
         lines = ["def fast(value):"]
+        shared = bool(present) and not unknown and all(read[4] for read in present)
         if picked:
             self._namespace[f"_pick{size}"] = operator.itemgetter(*picked)
             pick = f"_pick{size}(value)"
             lines += [
                 "    try:",
-                f"        {targets[0]}, = ({pick},)"
-                if len(picked) == 1
-                else f"        {', '.join(targets)} = {pick}",
+                f"        t = ({pick},)" if len(picked) == 1 else f"        t = {pick}",
                 "    except KeyError:",
                 "        return _MISS",
+                f"    {', '.join(targets)}, = t",
             ]
-        read = {var for _, var, _, _ in present}
-        lines += [f"    {var} = None" for _, var, _, _ in self._reads if var not in read]
-        for _, _, _, block in present:
-            lines += block
+        if shared:
+            lines += _shared_lines(present, size, self._namespace)
+        read = {read[1] for read in present}
+        lines += [f"    {var} = None" for _, var, *_ in self._reads if var not in read]
+        for present_read in present:
+            lines += present_read[3]
         if unknown:
             # In the order sent, as the per-field statements keep them.
             lines.append("    extra = {k: value[k] for k in value if k not in _known}")
         lines += _build(
             self._cls, self._values, "extra" if unknown else "_E", self._namespace, "    "
         )
+        if shared:
+            lines[-1:] = [
+                f"    if len(_shared{size}) >= _SHARED_KEPT: _shared{size}.clear()",
+                f"    _shared{size}[t] = o",
+                "    return o",
+            ]
         exec("\n".join(lines), self._namespace)  # source written from attrs fields
-        self._namespace["_fast"][size] = self._namespace["fast"]
+        fast[size] = self._namespace["fast"]
+
+
+def _shared_lines(present: list[_Read], size: int, namespace: dict[str, Any]) -> list[str]:
+    """Statements returning the instance already built from values equal to this body's.
+
+    Sections of usage answers repeat (the all-zero chat or agent part of most days) and
+    instances are immutable, so equal ones are built once. Equal is not enough: ``True == 1``
+    and ``1.0 == 1``, so a hit still checks each value's class and leaves any surprise to the
+    checks that word it. Only bodies of plain values (counts, strings, booleans) are shared.
+    """
+    namespace[f"_shared{size}"] = {}
+    namespace["_SHARED_KEPT"] = _SHARED_KEPT
+    checks = [
+        f"({var}.__class__ is not {plain.__name__} and {var} is not None)"
+        for _, var, _, _, plain in present
+        if plain is not str  # a string equals only a string
+    ]
+    lines = [f"    o = _shared{size}.get(t)", "    if o is not None:"]
+    if checks:
+        lines.append(f"        if {' or '.join(checks)}: raise _R")
+    return [*lines, "        return o"]
 
 
 def _slot_setters(cls: type) -> dict[str, Callable[[Any, Any], None]] | None:
@@ -353,14 +395,15 @@ def _slot_setters(cls: type) -> dict[str, Callable[[Any, Any], None]] | None:
 def _build(
     cls: type, values: list[tuple[str, str, bool]], extra: str, namespace: dict[str, Any], at: str
 ) -> list[str]:
-    """Statements that return an instance of ``cls`` from ``values`` and ``extra``."""
+    """Statements that build ``o``, an instance of ``cls`` from ``values`` and ``extra``, and
+    return it (the last statement, which callers may replace)."""
     setters = _slot_setters(cls)
     if setters is None:
         # Positional where the class allows it: a keyword call costs more.
         call = ", ".join(f"{name}={var}" if kw_only else var for name, var, kw_only in values)
         if extra != "_E":
             call += f"{', ' if call else ''}extra={extra}"
-        return [f"{at}return _cls({call})"]
+        return [f"{at}o = _cls({call})", f"{at}return o"]
     namespace["_new"] = object.__new__
     namespace["_E"] = attrs.fields_dict(cls)["extra"].default
     lines = [f"{at}o = _new(_cls)"]

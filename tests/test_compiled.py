@@ -171,7 +171,9 @@ CHAT_KEYS = ["activeUsers", "messages", "linesAdded", "models"]
     bodies=st.lists(
         st.dictionaries(
             st.sampled_from([*CHAT_KEYS, "newMetric", "other"]),
-            st.integers(min_value=0, max_value=3) | st.none() | st.just([]),
+            st.integers(min_value=0, max_value=3)
+            | st.booleans()
+            | st.sampled_from([None, [], 1.0, -1, "1"]),
             max_size=6,
         ),
         min_size=1,
@@ -204,6 +206,53 @@ def test_a_known_key_in_place_of_an_unknown_one_is_not_mistaken_for_it() -> None
     got = structure({"activeUsers": 1, "messages": 2, "linesAdded": 3})
     assert got.lines_added == 3
     assert got.extra == {}
+
+
+def test_equal_sections_are_built_once() -> None:
+    """Once its keys are learned, a section equal to an earlier one is that same instance."""
+    structure = _fresh(ChatUsageV2)
+    zero = {"activeUsers": 0, "messages": 0, "linesAdded": 0}
+    structure(dict(zero))
+    first = structure(dict(zero))
+    assert structure(dict(zero)) is first
+    assert structure({**zero, "messages": 1}) is not first
+    assert structure({**zero, "messages": 1}).messages == 1
+
+
+@pytest.mark.parametrize(
+    ("cls", "seen", "body"),
+    [
+        (ChatUsageV2, {"activeUsers": 1}, {"activeUsers": True}),
+        (ChatUsageV2, {"activeUsers": 0}, {"activeUsers": False}),
+        (ChatUsageV2, {"activeUsers": 1}, {"activeUsers": 1.0}),
+        (
+            Team,
+            {"id": "t", "name": "n", "isDefaultTeam": True},
+            {"id": "t", "name": "n", "isDefaultTeam": 1},
+        ),
+    ],
+    ids=["true for 1", "false for 0", "1.0 for 1", "1 for true"],
+)
+def test_a_value_equal_to_a_shared_one_but_of_another_type_is_not_shared(
+    cls: type, seen: dict[str, Any], body: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """True == 1 and 1.0 == 1, yet such a body decodes (or fails) as the converter says."""
+    structure = _fresh(cls)
+    for _ in range(3):
+        structure(dict(seen))
+    monkeypatch.setattr(
+        _convert, "_COMPILED", Compiler(_convert._RENAMES, _convert._FIELD_HOOKS, {})
+    )
+    _convert._COMPILED._done[cls] = structure
+    try:
+        expected = CONV.structure(dict(body), cls)
+    except Exception:
+        with pytest.raises(DecodeError):
+            decode(dict(body), cls, endpoint="/test")
+        return
+    got = decode(dict(body), cls, endpoint="/test")
+    assert got == expected
+    assert type(got.active_users) is int
 
 
 def test_unknown_keys_keep_the_order_of_each_body() -> None:
