@@ -351,7 +351,7 @@ def _shared_lines(present: list[_Read], size: int, namespace: dict[str, Any]) ->
     checks = [
         f"({var}.__class__ is not {plain.__name__} and {var} is not None)"
         for _, var, _, _, plain in present
-        if plain is not str  # a string equals only a string
+        if plain is not None and plain is not str  # a string equals only a string
     ]
     lines = [f"    o = _shared{size}.get(t)", "    if o is not None:"]
     if checks:
