@@ -183,18 +183,27 @@ CHAT_KEYS = ["activeUsers", "messages", "linesAdded", "models"]
 def test_bodies_read_after_learning_their_keys_read_as_before(
     bodies: list[dict[str, Any]],
 ) -> None:
-    """Any run of bodies with any keys, in any order: each decodes as the converter decodes it."""
+    """Any run of bodies with any keys, in any order: each is refused or read as the converter.
+
+    Plain counts and nulls are always taken (uncommon values, such as ``1.0`` for a count, may be
+    left to the converters).
+    """
     structure = _fresh(ChatUsageV2)
     for body in bodies * 2:  # the second time round, every set of keys has been learned
         try:
+            got = structure(copy.deepcopy(body))
+        except Exception:
+            got = Refused
+        try:
             expected = CONV.structure(copy.deepcopy(body), ChatUsageV2)
         except Exception:
-            with pytest.raises(Exception):  # noqa: B017, PT011 - refused, whatever the reason
-                structure(copy.deepcopy(body))
+            assert got is Refused
             continue
-        got = structure(copy.deepcopy(body))
-        assert got == expected
-        assert list(got.extra) == list(expected.extra)
+        plain = all((type(v) is int and v >= 0) or v is None for v in body.values())
+        assert got is not Refused or not plain
+        if got is not Refused:
+            assert got == expected
+            assert list(got.extra) == list(expected.extra)
 
 
 def test_a_known_key_in_place_of_an_unknown_one_is_not_mistaken_for_it() -> None:
