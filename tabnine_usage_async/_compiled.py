@@ -4,7 +4,10 @@ Every usage answer is a few dozen small objects, and structuring them through ca
 dispatch (a hook lookup and a call per field) costs more than reading the answer from the socket.
 This module writes, once per class, a plain Python function that reads each wire key with
 ``dict.get``, checks the common case inline (``type(v) is int and 0 <= v <= 2**63 - 1`` for a
-count, an exact ``str`` for a string, a cached parse for a date-time) and calls the class.
+count, an exact ``str`` for a string, a cached parse for a date-time) and calls the class. For
+each set of keys it meets (answers of one kind nearly always hold the same ones) it writes
+another that reads the whole set with one ``itemgetter`` call, and that hands back the instance
+it already built for equal plain values (see ``_Learner``).
 
 These functions only ever *accept* what the converter in ``_convert`` accepts, and build the same
 objects. Anything outside the common case (a count sent as ``3.0``, a missing required key, a
