@@ -307,10 +307,13 @@ class _Learner:
         picked = [read[0] for read in present] + unknown
         targets = [read[1] for read in present] + ["_"] * len(unknown)
         size = len(value)
+        # A namespace of its own: two threads learning sets of one size at once must not swap
+        # each other's ``_pick``.
+        namespace = dict(self._namespace)
         lines = ["def fast(value):"]
         shared = bool(present) and not unknown and all(read[4] for read in present)
         if picked:
-            self._namespace[f"_pick{size}"] = operator.itemgetter(*picked)
+            namespace[f"_pick{size}"] = operator.itemgetter(*picked)
             pick = f"_pick{size}(value)"
             lines += [
                 "    try:",
@@ -320,7 +323,7 @@ class _Learner:
                 f"    {', '.join(targets)}, = t",
             ]
         if shared:
-            lines += _shared_lines(present, size, self._namespace)
+            lines += _shared_lines(present, size, namespace)
         read = {read[1] for read in present}
         lines += [f"    {var} = None" for _, var, *_ in self._reads if var not in read]
         for present_read in present:
@@ -328,17 +331,15 @@ class _Learner:
         if unknown:
             # In the order sent, as the per-field statements keep them.
             lines.append("    extra = {k: value[k] for k in value if k not in _known}")
-        lines += _build(
-            self._cls, self._values, "extra" if unknown else "_E", self._namespace, "    "
-        )
+        lines += _build(self._cls, self._values, "extra" if unknown else "_E", namespace, "    ")
         if shared:
             lines[-1:] = [
                 f"    if len(_shared{size}) >= _SHARED_KEPT: _shared{size}.clear()",
                 f"    _shared{size}[t] = o",
                 "    return o",
             ]
-        exec("\n".join(lines), self._namespace)  # source written from attrs fields
-        fast[size] = self._namespace["fast"]
+        exec("\n".join(lines), namespace)  # source written from attrs fields
+        fast[size] = namespace["fast"]
 
 
 def _shared_lines(present: list[_Read], size: int, namespace: dict[str, Any]) -> list[str]:

@@ -264,6 +264,20 @@ def test_a_value_equal_to_a_shared_one_but_of_another_type_is_not_shared(
     assert type(got.active_users) is int
 
 
+def test_functions_learned_for_two_sets_of_one_size_stay_apart() -> None:
+    """Learning a second set of the same size (another thread, say) leaves the first one intact."""
+    structure = _fresh(ChatUsageV2)
+    learn = structure.__globals__["_learn"]
+    fast = structure.__globals__["_fast"]
+    first = {"activeUsers": 1, "messages": 2}
+    learn(first)
+    read_first = fast[2]
+    learn({"linesAdded": 7, "newMetric": 8})
+    assert fast[2] is not read_first
+    got = read_first(dict(first))
+    assert got == ChatUsageV2(active_users=1, messages=2)
+
+
 def test_unknown_keys_keep_the_order_of_each_body() -> None:
     """Two bodies with the same keys in different orders keep their own order in extra."""
     structure = _fresh(ChatUsageV2)
