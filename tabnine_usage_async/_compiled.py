@@ -324,8 +324,8 @@ class _Learner:
             ]
         if shared:
             lines += _shared_lines(present, size, namespace)
-        read = {read[1] for read in present}
-        lines += [f"    {var} = None" for _, var, *_ in self._reads if var not in read]
+        found = {read[1] for read in present}
+        lines += [f"    {var} = None" for _, var, *_ in self._reads if var not in found]
         for present_read in present:
             lines += present_read[3]
         if unknown:
@@ -348,7 +348,9 @@ def _shared_lines(present: list[_Read], size: int, namespace: dict[str, Any]) ->
     Sections of usage answers repeat (the all-zero chat or agent part of most days) and
     instances are immutable, so equal ones are built once. Equal is not enough: ``True == 1``
     and ``1.0 == 1``, so a hit still checks each value's class and leaves any surprise to the
-    checks that word it. Only bodies of plain values (counts, strings, booleans) are shared.
+    checks that word it. Only bodies of plain values (counts, strings, booleans) are shared; an
+    unhashable value sent in their place (a list for a count) makes the lookup raise, which hands
+    the body to the converters like any refusal.
     """
     namespace[f"_shared{size}"] = {}
     namespace["_SHARED_KEPT"] = _SHARED_KEPT
