@@ -12,7 +12,8 @@ Everything else goes back to the structure functions and the converters, which d
 the errors as before: a key the mirror does not know (the model would keep it in ``extra``), a
 count sent as ``3.0``, a date-time that does not parse, a model with a field type the mirror does
 not copy exactly (floats, mappings, fields with their own hook). A report class whose answers
-keep being refused (a server that sends a new key in every answer) stops trying the mirror.
+keep being refused (a server that sends a new key in every answer) skips its mirror for a while
+before trying it again.
 
 Sections (the code-completion, chat and agent parts of a bucket) repeat identical values across
 buckets and answers, the all-zero ones most of all; being immutable, equal ones are built once
@@ -47,8 +48,9 @@ except ImportError:  # the speed extra is not installed
     msgspec = None  # type: ignore[assignment]
 
 _INT64_MAX = 2**63 - 1
-#: A report class refused this many times in a row stops trying its mirror.
+#: A report class refused this many times in a row skips its mirror for the next answers.
 _REFUSALS_TOLERATED = 16
+_ANSWERS_SKIPPED = 1000
 #: Shared sections kept per class; emptied when full rather than tracking recency.
 _SHARED_KEPT = 1024
 
@@ -95,10 +97,6 @@ class Mirrors:
                 made = None
         self._done[typ] = made
         return made
-
-    def forget(self, typ: Any) -> None:
-        """Stop using the mirror of ``typ`` (its answers keep being refused)."""
-        self._done[typ] = None
 
     def _report(self, cls: type) -> Structure:
         items_attr, item = self._reports[cls]
@@ -147,16 +145,19 @@ class Mirrors:
         dts = _datetimes
         new_dt = _parse_new_datetime
         granularities = _GRANULARITIES
-        refused = 0
+        refused = skipping = 0
 
         def structure(value: Any) -> Any:
-            nonlocal refused
+            nonlocal refused, skipping
+            if skipping:
+                skipping -= 1
+                raise Refused
             try:
                 s: Any = convert(value, mirror)
             except msgspec.ValidationError:
                 refused += 1
                 if refused >= _REFUSALS_TOLERATED:
-                    self.forget(cls)
+                    refused, skipping = 0, _ANSWERS_SKIPPED
                 raise Refused from None
             refused = 0
             start = dts.get(s.start) or new_dt(s.start)
