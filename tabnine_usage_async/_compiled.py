@@ -4,7 +4,10 @@ Every usage answer is a few dozen small objects, and structuring them through ca
 dispatch (a hook lookup and a call per field) costs more than reading the answer from the socket.
 This module writes, once per class, a plain Python function that reads each wire key with
 ``dict.get``, checks the common case inline (``type(v) is int and 0 <= v <= 2**63 - 1`` for a
-count, an exact ``str`` for a string, a cached parse for a date-time) and calls the class.
+count, an exact ``str`` for a string, a cached parse for a date-time) and calls the class. For
+each set of keys it meets (answers of one kind nearly always hold the same ones) it writes
+another that reads the whole set with one ``itemgetter`` call, and that hands back the instance
+it already built for equal plain values (see ``_Learner``).
 
 These functions only ever *accept* what the converter in ``_convert`` accepts, and build the same
 objects. Anything outside the common case (a count sent as ``3.0``, a missing required key, a
@@ -16,6 +19,7 @@ a ``DecodeError``. So the errors are exactly as before; only the success path is
 from __future__ import annotations
 
 import inspect
+import operator
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -136,11 +140,8 @@ class Compiler:
             "_new_dt": _parse_new_datetime,
             "_grans": _GRANULARITIES,
         }
-        lines = [
-            "def structure(value):",
-            "    if value.__class__ is not dict: raise _R",
-            "    g = value.get",
-        ]
+        lines = ["    g = value.get"]
+        reads: list[_Read] = []
         values: list[tuple[str, str, bool]] = []
         known = []
         for n, attribute in enumerate(attrs.fields(cls)):
@@ -176,16 +177,32 @@ class Compiler:
             else:
                 lines.append(f"    {var} = g({wire!r})")
             if required and inner is None:
-                lines += [f"    {line}" for line in check]
+                block = [f"    {line}" for line in check]
             else:
-                lines.append(f"    if {var} is not None:")
-                lines += [f"        {line}" for line in check]
+                block = [f"    if {var} is not None:", *[f"        {line}" for line in check]]
+            lines += block
+            plain = target if special is None and target in (int, str, bool) else None
+            reads.append((wire, var, required, block, plain))
             values.append((attribute.name, var, attribute.kw_only))
         namespace["_known"] = frozenset(known)
+        namespace["_fast"] = {}
+        namespace["_MISS"] = _MISSING
+        namespace["_learn"] = _Learner(cls, reads, values, namespace)
+        lines = [
+            "def structure(value):",
+            "    if value.__class__ is not dict: raise _R",
+            "    f = _fast.get(len(value))",
+            "    if f is not None:",
+            "        o = f(value)",
+            "        if o is not _MISS: return o",
+            *lines,
+        ]
         # Unknown keys are rare; kept in the order the server sent them (outputs are stable).
         lines += [
             "    if _known.issuperset(value):",
+            "        if len(value) not in _fast: _learn(value)",
             *_build(cls, values, "_E", namespace, "        "),
+            "    if len(value) not in _fast: _learn(value)",
             "    extra = {}",
             "    for k in value:",
             "        if k not in _known: extra[k] = value[k]",
@@ -244,6 +261,110 @@ class Compiler:
         return f"_i{n}"
 
 
+_Read = tuple[str, str, bool, list[str], "type | None"]
+"""A field's wire key, variable, whether it is required, its checks, and its class if plain."""
+
+#: Sets of keys learned per class at most (one per body size).
+_SETS_KEPT = 8
+#: Instances kept per set of keys for sharing; emptied when full rather than tracking recency.
+_SHARED_KEPT = 1024
+
+
+class _Learner:
+    """Writes, for the set of keys a body holds, a function reading them all in one call.
+
+    Answers of one kind nearly always hold the same keys (every field, or every field but the
+    ones a server leaves out), so a function written for that set reads the fields with one
+    ``itemgetter`` call instead of a lookup per field, knows which are absent, and needs no search
+    for unknown keys. It is kept under the number of keys: a body of that size holding another
+    set makes it answer ``_MISS``, and the per-field statements take over. A few sets are learned
+    per class; a server sending ever new keys has the rest read key by key.
+    """
+
+    def __init__(
+        self,
+        cls: type,
+        reads: list[_Read],
+        values: list[tuple[str, str, bool]],
+        namespace: dict[str, Any],
+    ) -> None:
+        self._cls = cls
+        self._reads = reads
+        self._values = values
+        self._namespace = namespace
+
+    def __call__(self, value: dict[str, Any]) -> None:
+        fast: dict[int, Structure] = self._namespace["_fast"]
+        if len(fast) >= _SETS_KEPT:
+            return  # a server sending ever new keys: read them key by key
+        present = [read for read in self._reads if read[0] in value]
+        if any(read[2] and read[0] not in value for read in self._reads):
+            return  # a required field is missing: the per-field statements refuse it
+        known = {read[0] for read in self._reads}
+        # Unknown keys are picked too, so that a body of the same size holding a known key in
+        # their place (a field this set lacks) does not pass for this set.
+        unknown = [key for key in value if key not in known]
+        picked = [read[0] for read in present] + unknown
+        targets = [read[1] for read in present] + ["_"] * len(unknown)
+        size = len(value)
+        # A namespace of its own: two threads learning sets of one size at once must not swap
+        # each other's ``_pick``.
+        namespace = dict(self._namespace)
+        lines = ["def fast(value):"]
+        shared = bool(present) and not unknown and all(read[4] for read in present)
+        if picked:
+            namespace[f"_pick{size}"] = operator.itemgetter(*picked)
+            pick = f"_pick{size}(value)"
+            lines += [
+                "    try:",
+                f"        t = ({pick},)" if len(picked) == 1 else f"        t = {pick}",
+                "    except KeyError:",
+                "        return _MISS",
+                f"    {', '.join(targets)}, = t",
+            ]
+        if shared:
+            lines += _shared_lines(present, size, namespace)
+        found = {read[1] for read in present}
+        lines += [f"    {var} = None" for _, var, *_ in self._reads if var not in found]
+        for present_read in present:
+            lines += present_read[3]
+        if unknown:
+            # In the order sent, as the per-field statements keep them.
+            lines.append("    extra = {k: value[k] for k in value if k not in _known}")
+        lines += _build(self._cls, self._values, "extra" if unknown else "_E", namespace, "    ")
+        if shared:
+            lines[-1:] = [
+                f"    if len(_shared{size}) >= _SHARED_KEPT: _shared{size}.clear()",
+                f"    _shared{size}[t] = o",
+                "    return o",
+            ]
+        exec("\n".join(lines), namespace)  # source written from attrs fields
+        fast[size] = namespace["fast"]
+
+
+def _shared_lines(present: list[_Read], size: int, namespace: dict[str, Any]) -> list[str]:
+    """Statements returning the instance already built from values equal to this body's.
+
+    Sections of usage answers repeat (the all-zero chat or agent part of most days) and
+    instances are immutable, so equal ones are built once. Equal is not enough: ``True == 1``
+    and ``1.0 == 1``, so a hit still checks each value's class and leaves any surprise to the
+    checks that word it. Only bodies of plain values (counts, strings, booleans) are shared; an
+    unhashable value sent in their place (a list for a count) makes the lookup raise, which hands
+    the body to the converters like any refusal.
+    """
+    namespace[f"_shared{size}"] = {}
+    namespace["_SHARED_KEPT"] = _SHARED_KEPT
+    checks = [
+        f"({var}.__class__ is not {plain.__name__} and {var} is not None)"
+        for _, var, _, _, plain in present
+        if plain is not None and plain is not str  # a string equals only a string
+    ]
+    lines = [f"    o = _shared{size}.get(t)", "    if o is not None:"]
+    if checks:
+        lines.append(f"        if {' or '.join(checks)}: raise _R")
+    return [*lines, "        return o"]
+
+
 def _slot_setters(cls: type) -> dict[str, Callable[[Any, Any], None]] | None:
     """Each attribute's slot setter, when an instance may be filled in without ``__init__``.
 
@@ -280,14 +401,15 @@ def _slot_setters(cls: type) -> dict[str, Callable[[Any, Any], None]] | None:
 def _build(
     cls: type, values: list[tuple[str, str, bool]], extra: str, namespace: dict[str, Any], at: str
 ) -> list[str]:
-    """Statements that return an instance of ``cls`` from ``values`` and ``extra``."""
+    """Statements that build ``o``, an instance of ``cls`` from ``values`` and ``extra``, and
+    return it (the last statement, which callers may replace)."""
     setters = _slot_setters(cls)
     if setters is None:
         # Positional where the class allows it: a keyword call costs more.
         call = ", ".join(f"{name}={var}" if kw_only else var for name, var, kw_only in values)
         if extra != "_E":
             call += f"{', ' if call else ''}extra={extra}"
-        return [f"{at}return _cls({call})"]
+        return [f"{at}o = _cls({call})", f"{at}return o"]
     namespace["_new"] = object.__new__
     namespace["_E"] = attrs.fields_dict(cls)["extra"].default
     lines = [f"{at}o = _new(_cls)"]

@@ -31,6 +31,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from cattrs.v import format_exception, transform_error
 
 from ._compiled import Compiler
+from ._mirror import Mirrors
 from .errors import DecodeError
 from .models import (
     AccountUtilization,
@@ -747,16 +748,15 @@ def _converters() -> tuple[cattrs.Converter, cattrs.Converter]:
     return make_converter(), make_converter(detailed_validation=True)
 
 
-# Written once per class on first use; see ``_compiled`` for what they accept.
-_COMPILED = Compiler(
-    _RENAMES,
-    _FIELD_HOOKS,
-    {
-        UsageReport: ("blocks", UsageBlock),
-        UsageReportV2: ("buckets", UsageBucket),
-        AgentUsageReport: ("points", AgentUsagePoint),
-    },
-)
+_REPORTS: dict[type, tuple[str, type]] = {
+    UsageReport: ("blocks", UsageBlock),
+    UsageReportV2: ("buckets", UsageBucket),
+    AgentUsageReport: ("points", AgentUsagePoint),
+}
+
+# Written once per class on first use; see ``_compiled`` and ``_mirror`` for what they accept.
+_COMPILED = Compiler(_RENAMES, _FIELD_HOOKS, _REPORTS)
+_MIRRORS = Mirrors(_RENAMES, _FIELD_HOOKS, _REPORTS)
 
 
 def _wire_path(path: str) -> str:
@@ -784,6 +784,12 @@ def decode(data: Any, cls: type[T] | Any, *, endpoint: str, root: str = "$") -> 
 
         team = decode({"id": "t1", "name": "QA"}, Team, endpoint="/api/v1/team/{teamId}")
     """
+    mirrored = _MIRRORS.get(cls)
+    if mirrored is not None:
+        try:
+            return mirrored(data)  # type: ignore[no-any-return]
+        except Exception:  # the structure functions below accept it or hand it on
+            pass
     compiled = _COMPILED.get(cls)
     if compiled is not None:
         try:

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from tabnine_usage_async import (
     AgentUsageReport,
     ChatUsage,
+    ChatUsageV2,
     CodeCompletionsUsage,
     DecodeError,
     Team,
@@ -23,6 +24,7 @@ from tabnine_usage_async import (
     UsageReport,
     UsageReportV2,
     User,
+    _convert,
 )
 from tabnine_usage_async._compiled import Compiler, Refused, _slot_setters
 from tabnine_usage_async._convert import _COMPILED, decode, make_converter
@@ -132,6 +134,157 @@ def test_unknown_keys_stay_in_the_order_sent() -> None:
     got = _compiled_or_refused(block, UsageBlock)
     assert list(got.extra) == ["zeta", "alpha", "middle"]
     assert got.extra["alpha"] == {"x": [1]}
+
+
+@pytest.mark.parametrize(
+    ("body", "extra"),
+    [
+        ({"activeUsers": 1, "messages": 2, "linesAdded": 3, "models": None}, {}),
+        ({"activeUsers": 1, "messages": 2, "linesAdded": 3, "newMetric": 4}, {"newMetric": 4}),
+        ({"messages": 2, "linesAdded": 3, "models": [], "newMetric": 4}, {"newMetric": 4}),
+        ({"activeUsers": 1, "messages": 2, "linesAdded": 3}, {}),
+        ({"activeUsers": 1, "messages": 2, "linesAdded": 3, "models": [], "x": 5}, {"x": 5}),
+    ],
+    ids=["every key", "one unknown in place of one known", "unknown first", "one absent", "more"],
+)
+def test_a_body_read_all_at_once_is_read_like_key_by_key(
+    body: dict[str, Any], extra: dict[str, Any]
+) -> None:
+    """As many keys as fields is not enough to skip the unknown-key search: all must be known."""
+    got = _compiled_or_refused(copy.deepcopy(body), ChatUsageV2)
+    assert got == CONV.structure(body, ChatUsageV2)
+    assert dict(got.extra) == extra
+
+
+def _fresh(cls: type) -> Any:
+    """A structure function that has learned no set of keys yet."""
+    structure = Compiler(_convert._RENAMES, _convert._FIELD_HOOKS, _convert._REPORTS).get(cls)
+    assert structure is not None
+    return structure
+
+
+CHAT_KEYS = ["activeUsers", "messages", "linesAdded", "models"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bodies=st.lists(
+        st.dictionaries(
+            st.sampled_from([*CHAT_KEYS, "newMetric", "other"]),
+            st.integers(min_value=0, max_value=3)
+            | st.booleans()
+            | st.sampled_from([None, [], 1.0, -1, "1"]),
+            max_size=6,
+        ),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_bodies_read_after_learning_their_keys_read_as_before(
+    bodies: list[dict[str, Any]],
+) -> None:
+    """Any run of bodies with any keys, in any order: each is refused or read as the converter.
+
+    Plain counts and nulls are always taken (uncommon values, such as ``1.0`` for a count, may be
+    left to the converters).
+    """
+    structure = _fresh(ChatUsageV2)
+    for body in bodies * 2:  # the second time round, every set of keys has been learned
+        try:
+            got = structure(copy.deepcopy(body))
+        except Exception:
+            got = Refused
+        try:
+            expected = CONV.structure(copy.deepcopy(body), ChatUsageV2)
+        except Exception:
+            assert got is Refused
+            continue
+        plain = all((type(v) is int and v >= 0) or v is None for v in body.values())
+        assert got is not Refused or not plain
+        if got is not Refused:
+            assert got == expected
+            assert list(got.extra) == list(expected.extra)
+
+
+def test_a_known_key_in_place_of_an_unknown_one_is_not_mistaken_for_it() -> None:
+    """A body as large as a learned one, with a field the learned one lacked, keeps that field."""
+    structure = _fresh(ChatUsageV2)
+    learned = {"activeUsers": 1, "messages": 2, "newMetric": 3}
+    structure(learned)
+    structure(learned)
+    got = structure({"activeUsers": 1, "messages": 2, "linesAdded": 3})
+    assert got.lines_added == 3
+    assert got.extra == {}
+
+
+def test_equal_sections_are_built_once() -> None:
+    """Once its keys are learned, a section equal to an earlier one is that same instance."""
+    structure = _fresh(ChatUsageV2)
+    zero = {"activeUsers": 0, "messages": 0, "linesAdded": 0}
+    structure(dict(zero))
+    first = structure(dict(zero))
+    assert structure(dict(zero)) is first
+    assert structure({**zero, "messages": 1}) is not first
+    assert structure({**zero, "messages": 1}).messages == 1
+
+
+@pytest.mark.parametrize(
+    ("cls", "seen", "body"),
+    [
+        (ChatUsageV2, {"activeUsers": 1}, {"activeUsers": True}),
+        (ChatUsageV2, {"activeUsers": 0}, {"activeUsers": False}),
+        (ChatUsageV2, {"activeUsers": 1}, {"activeUsers": 1.0}),
+        (
+            Team,
+            {"id": "t", "name": "n", "isDefaultTeam": True},
+            {"id": "t", "name": "n", "isDefaultTeam": 1},
+        ),
+    ],
+    ids=["true for 1", "false for 0", "1.0 for 1", "1 for true"],
+)
+def test_a_value_equal_to_a_shared_one_but_of_another_type_is_not_shared(
+    cls: type, seen: dict[str, Any], body: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """True == 1 and 1.0 == 1, yet such a body decodes (or fails) as the converter says."""
+    structure = _fresh(cls)
+    for _ in range(3):
+        structure(dict(seen))
+    monkeypatch.setattr(
+        _convert, "_COMPILED", Compiler(_convert._RENAMES, _convert._FIELD_HOOKS, {})
+    )
+    _convert._COMPILED._done[cls] = structure
+    try:
+        expected = CONV.structure(dict(body), cls)
+    except Exception:
+        with pytest.raises(DecodeError):
+            decode(dict(body), cls, endpoint="/test")
+        return
+    got = decode(dict(body), cls, endpoint="/test")
+    assert got == expected
+    assert type(got.active_users) is int
+
+
+def test_functions_learned_for_two_sets_of_one_size_stay_apart() -> None:
+    """Learning a second set of the same size (another thread, say) leaves the first one intact."""
+    structure = _fresh(ChatUsageV2)
+    learn = structure.__globals__["_learn"]
+    fast = structure.__globals__["_fast"]
+    first = {"activeUsers": 1, "messages": 2}
+    learn(first)
+    read_first = fast[2]
+    learn({"linesAdded": 7, "newMetric": 8})
+    assert fast[2] is not read_first
+    got = read_first(dict(first))
+    assert got == ChatUsageV2(active_users=1, messages=2)
+
+
+def test_unknown_keys_keep_the_order_of_each_body() -> None:
+    """Two bodies with the same keys in different orders keep their own order in extra."""
+    structure = _fresh(ChatUsageV2)
+    first = structure({"activeUsers": 1, "b": 1, "a": 2})
+    second = structure({"a": 2, "activeUsers": 1, "b": 1})
+    assert list(first.extra) == ["b", "a"]
+    assert list(second.extra) == ["a", "b"]
 
 
 def test_usage_envelope_extras_are_kept() -> None:
