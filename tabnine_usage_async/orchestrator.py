@@ -191,7 +191,7 @@ class UsageWalk:
         jobs = [
             FetchJob("usage_v1", entity, unit.window, gran, ())
             for unit in plan_units([entity], self.planned)
-            if unit.key not in self._skip
+            if not self._skip or unit.key not in self._skip
         ]
         return EntityPlan(jobs, len(self.planned), len(self.planned) - len(jobs))
 
