@@ -5,7 +5,9 @@ window. It feeds every due unit of the streams that share the source, so ``agent
 ``agent_usage_breakdown`` cost one request per entity and window together. Jobs flow through a
 bounded queue to ``workers`` tasks; their results flow back through a bounded stream to one
 consumer (the run, which batches them into destination writes). Every buffer is bounded by the
-number of workers, so a slow destination slows the fetching instead of growing memory. A job
+number of workers, so a slow destination slows the fetching instead of growing memory. A usage
+answer travels unread (``Unparsed``) and the consumer parses it: a worker sends its next request
+before the CPU work of reading its answer, so the requests in flight stay full. A job
 that still fails after the client's retries becomes one ``FailedUnit`` per unit it feeds; the
 other jobs go on.
 
