@@ -39,6 +39,8 @@ from typing import Any
 
 import aiohttp
 
+from .static_server import request_heads
+
 __all__ = ["main"]
 
 #: Answer headers worth replaying; the rest (Date, Server) describe the fake, not the answer.
@@ -147,15 +149,9 @@ class _Connection(asyncio.Protocol):
         self._transport = None
 
     def data_received(self, data: bytes) -> None:
-        buffer = self._buffer + data if self._buffer else data
-        while True:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                break
-            head = buffer[:end]
-            buffer = buffer[end + 4 :]
+        heads, self._buffer = request_heads(self._buffer + data if self._buffer else data)
+        for head in heads:
             self._request(head)
-        self._buffer = buffer
 
     def _request(self, head: bytes) -> None:
         line_end = head.find(b"\r\n")

@@ -22,7 +22,7 @@ import socket
 import sys
 from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["main", "request_heads"]
 
 
 def _response(status: str, body: bytes, content_type: str = "application/json") -> bytes:
@@ -30,6 +30,15 @@ def _response(status: str, body: bytes, content_type: str = "application/json") 
         f"HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode("ascii") + body
+
+
+def request_heads(buffer: bytes) -> tuple[list[bytes], bytes]:
+    """The complete request heads in ``buffer`` (GETs: no bodies), and the bytes after them."""
+    heads = []
+    while (end := buffer.find(b"\r\n\r\n")) >= 0:
+        heads.append(buffer[:end])
+        buffer = buffer[end + 4 :]
+    return heads, buffer
 
 
 class _State:
@@ -56,17 +65,11 @@ class _Static(asyncio.Protocol):
         self._transport = transport
 
     def data_received(self, data: bytes) -> None:
-        buffer = self._buffer + data if self._buffer else data
         transport = self._transport
         assert transport is not None
-        while True:
-            end = buffer.find(b"\r\n\r\n")
-            if end < 0:
-                break
-            head = buffer[:end]
-            buffer = buffer[end + 4 :]
+        heads, self._buffer = request_heads(self._buffer + data if self._buffer else data)
+        for head in heads:
             transport.write(self._answer(head))
-        self._buffer = buffer
 
     def _answer(self, head: bytes) -> bytes:
         line = head[: head.find(b"\r\n")]

@@ -784,18 +784,14 @@ def decode(data: Any, cls: type[T] | Any, *, endpoint: str, root: str = "$") -> 
 
         team = decode({"id": "t1", "name": "QA"}, Team, endpoint="/api/v1/team/{teamId}")
     """
-    mirrored = _MIRRORS.get(cls)
-    if mirrored is not None:
-        try:
-            return mirrored(data)  # type: ignore[no-any-return]
-        except Exception:  # the structure functions below accept it or hand it on
-            pass
-    compiled = _COMPILED.get(cls)
-    if compiled is not None:
-        try:
-            return compiled(data)  # type: ignore[no-any-return]
-        except Exception:  # the converters below accept it or say what is wrong
-            pass
+    # The fast paths only ever accept; whatever they refuse, the converters below accept after
+    # all or word the error.
+    for fast_path in (_MIRRORS.get(cls), _COMPILED.get(cls)):
+        if fast_path is not None:
+            try:
+                return fast_path(data)  # type: ignore[no-any-return]
+            except Exception:
+                pass
     fast, detailed = _converters()
     try:
         return fast.structure(data, cls)  # type: ignore[no-any-return]

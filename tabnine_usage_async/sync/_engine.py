@@ -42,6 +42,7 @@ __all__ = [
     "JobDone",
     "JobFailed",
     "JobProducer",
+    "Result",
     "build_done",
     "fetch_jobs",
     "group_jobs",
@@ -147,6 +148,7 @@ def build_done(job: FetchJob, answer: Any, organization_id: str, fetched_at: dat
     return JobDone(job, writes, answer)
 
 
+#: What the consumer receives for each job.
 Result = JobDone | JobFailed
 T = TypeVar("T")
 

@@ -33,7 +33,7 @@ from ..errors import TabnineError
 from ..listing import Roster, list_members
 from ..models import Team, User
 from ..records import Scope
-from ._engine import FetchJob, JobDone, JobFailed, build_done, describe
+from ._engine import FetchJob, JobDone, JobFailed, Result, build_done, describe
 
 __all__ = ["EARLY_ROUNDS", "EntityPlan", "RosterFeed", "list_teams", "organization_and_teams"]
 
@@ -41,8 +41,6 @@ __all__ = ["EARLY_ROUNDS", "EntityPlan", "RosterFeed", "list_teams", "organizati
 #: ahead and held (a slow installation's listing takes a dozen round trips; each held answer is
 #: one report, a few KB to a few tens of KB).
 EARLY_ROUNDS = 8
-
-Result = JobDone | JobFailed
 
 
 @attrs.frozen
